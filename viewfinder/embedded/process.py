@@ -1,0 +1,93 @@
+"""Child-process plumbing shared by the embedded servers."""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+class ServiceFailed(RuntimeError):
+    pass
+
+
+class ManagedProcess:
+    """One server process with its own log file, stopped with SIGTERM then SIGKILL."""
+
+    def __init__(self, name: str, argv: list[str], log_path: Path, env: dict | None = None,
+                 user: str | None = None, cwd: Path | None = None):
+        self.name, self.argv, self.log_path = name, argv, log_path
+        self.env, self.user, self.cwd = env, user, cwd
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "ManagedProcess":
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        logfile = open(self.log_path, "ab")
+        kwargs = {}
+        if self.user:
+            kwargs.update(user=self.user, group=self.user, extra_groups=[])
+        self.proc = subprocess.Popen(
+            self.argv, stdout=logfile, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env={**os.environ, **(self.env or {})}, cwd=self.cwd, start_new_session=True, **kwargs,
+        )
+        logfile.close()
+        log.info("started %s (pid %s)", self.name, self.proc.pid)
+        return self
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def wait_until(self, ready, timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise ServiceFailed(f"{self.name} exited with {self.proc.returncode}; last log lines:\n{self.tail()}")
+            try:
+                if ready():
+                    return
+            except Exception:  # not ready yet
+                pass
+            time.sleep(0.1)
+        raise ServiceFailed(f"{self.name} did not become ready ({what}) within {timeout:.0f}s; log:\n{self.tail()}")
+
+    def wait_port(self, host: str, port: int, timeout: float = 30) -> None:
+        self.wait_until(lambda: port_open(host, port), timeout, f"port {port}")
+
+    def tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self, timeout: float = 10) -> None:
+        if not self.alive():
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            log.warning("%s did not stop in %ss; killing it", self.name, timeout)
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()

@@ -1,0 +1,101 @@
+"""All configuration, read from environment variables prefixed ``VIEWFINDER_``.
+
+An empty service URL means "run the embedded one": `viewfinder up` starts it and
+passes the resolved address on to the processes it spawns through the same variables.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+PREFIX = "VIEWFINDER_"
+
+
+def _env_name(name: str) -> str:
+    return PREFIX + name.upper()
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = field(default=Path(".viewfinder-data"), metadata={"doc": "where the embedded stack keeps its data"})
+    host: str = field(default="127.0.0.1", metadata={"doc": "address every embedded service listens on"})
+    port: int = field(default=8080, metadata={"doc": "gateway (HTTP API) port"})
+
+    broker: str = field(default="", metadata={"doc": "Kafka bootstrap servers, e.g. 127.0.0.1:9092; empty: embedded tansu"})
+    topic_partitions: int = field(default=4, metadata={"doc": "partitions per topic when Viewfinder creates them"})
+    consumer_group: str = field(default="viewfinder", metadata={"doc": "Faust application id / consumer group"})
+
+    database_url: str = field(default="", metadata={"doc": "PostgreSQL DSN; empty: embedded private cluster"})
+
+    s3_endpoint: str = field(default="", metadata={"doc": "S3/MinIO host:port; empty: embedded SeaweedFS"})
+    s3_bucket: str = field(default="viewfinder", metadata={"doc": "bucket for originals and thumbnails"})
+    s3_access_key: str = field(default="", metadata={"doc": "S3 access key (embedded: generated per data dir)", "secret": True})
+    s3_secret_key: str = field(default="", metadata={"doc": "S3 secret key (embedded: generated per data dir)", "secret": True})
+    s3_secure: bool = field(default=False, metadata={"doc": "use HTTPS for S3"})
+
+    qdrant_url: str = field(default="", metadata={"doc": "Qdrant server URL; empty: embedded index (qdrant-edge)"})
+    qdrant_api_key: str = field(default="", metadata={"doc": "Qdrant API key", "secret": True})
+    qdrant_collection: str = field(default="images", metadata={"doc": "vector collection name"})
+    index_url: str = field(default="", metadata={"doc": "embedded index service URL (set by `viewfinder up`)"})
+
+    detr_model: str = field(default="facebook/detr-resnet-50", metadata={"doc": "DETR Hugging Face id or local folder"})
+    detr_revision: str = field(default="no_timm", metadata={"doc": "model revision (ignored for local folders)"})
+    detr_threshold: float = field(default=0.8, metadata={"doc": "minimum detection score kept as a tag"})
+    detr_size: int = field(default=800, metadata={"doc": "short side the detector sees, in pixels"})
+    model_load_timeout: float = field(default=120.0, metadata={"doc": "seconds before a model load is given up"})
+
+    max_upload_bytes: int = field(default=50 * 1024 * 1024, metadata={"doc": "largest accepted image file"})
+    max_pixels: int = field(default=100_000_000, metadata={"doc": "largest accepted image area (decompression bombs)"})
+
+    log_level: str = field(default="WARNING", metadata={"doc": "log level of every process"})
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        values = {}
+        for f in fields(cls):
+            raw = env.get(_env_name(f.name))
+            if raw is None:
+                continue
+            values[f.name] = _parse(f, raw)
+        return cls(**values)
+
+    def replace(self, **changes) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+    def to_env(self) -> dict[str, str]:
+        """The variables that reproduce these settings in a child process."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[_env_name(f.name)] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+        return out
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+def _parse(f: dataclasses.Field, raw: str):
+    kind = f.type if isinstance(f.type, type) else {"int": int, "float": float, "bool": bool, "Path": Path}.get(f.type, str)
+    try:
+        if kind is bool:
+            if raw.strip().lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.strip().lower() in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError("expected true/false")
+        return kind(raw)
+    except ValueError as exc:
+        raise ValueError(f"{_env_name(f.name)}={raw!r}: {exc}") from None
+
+
+def documented() -> list[tuple[str, str, str]]:
+    """(variable, default, meaning) rows for the README's settings table."""
+    rows = []
+    for f in fields(Settings):
+        default = f.default
+        rows.append((_env_name(f.name), "" if default == "" else str(default), f.metadata.get("doc", "")))
+    return rows
