@@ -26,6 +26,7 @@ class Settings:
     broker: str = field(default="", metadata={"doc": "Kafka bootstrap servers, e.g. 127.0.0.1:9092; empty: embedded tansu"})
     topic_partitions: int = field(default=4, metadata={"doc": "partitions per topic when Viewfinder creates them"})
     consumer_group: str = field(default="viewfinder", metadata={"doc": "Faust application id / consumer group"})
+    broker_session_timeout: float = field(default=10.0, metadata={"doc": "consumer group session timeout, seconds"})
 
     database_url: str = field(default="", metadata={"doc": "PostgreSQL DSN; empty: embedded private cluster"})
 

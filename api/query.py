@@ -1,0 +1,137 @@
+"""Read side: image metadata, the CDN, recommendations."""
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import re
+from datetime import date, datetime
+
+import numpy as np
+from aiohttp import web
+
+from streams.enrich.colors import PALETTE_DIM, palette_vector
+from streams.enrich.images import decode_rgb
+
+from . import ranking
+
+ID = re.compile(r"^[0-9a-f]{32}$")
+THUMB_SIDE = 320
+CANDIDATES = 200
+
+
+def _json(value):
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    raise TypeError(type(value).__name__)
+
+
+def json_response(body, status=200):
+    return web.json_response(body, status=status, dumps=lambda v: json.dumps(v, default=_json))
+
+
+def _image_id(request) -> str:
+    iid = request.match_info["id"].lower()
+    if not ID.match(iid):
+        raise web.HTTPNotFound(text=f"no image {request.match_info['id']!r}")
+    return iid
+
+
+async def image(request: web.Request) -> web.Response:
+    services = request.app["services"]
+    iid = _image_id(request)
+    row = await asyncio.to_thread(services.db.get_image, iid)
+    if row is None:
+        raise web.HTTPNotFound(text=f"no image {iid}")
+    exif = row.pop("exif") or {}
+    return json_response({
+        "id": row["id"], "status": row["status"], "error": row["error"], "source": row["source"],
+        "filename": row["filename"], "content_type": row["content_type"], "size_bytes": row["size_bytes"],
+        "arrived_at": row["arrived_at"], "enriched_at": row["enriched_at"],
+        "width": row["width"], "height": row["height"], "orientation": row["orientation"],
+        "exif": exif, "tags_status": row["tags_status"],
+        "tags": row["tags"] if row["tags_status"] == "ok" else None,
+        "colors": row["colors"], "country": row["country"], "dead_letters": row["dead_letters"],
+        "url": f"/cdn/show/{iid}", "thumbnail": f"/cdn/show/{iid}?size=thumb",
+    })
+
+
+def _thumbnail(data: bytes, max_pixels: int) -> bytes:
+    out = io.BytesIO()
+    decode_rgb(data, max_side=THUMB_SIDE, max_pixels=max_pixels).save(out, "JPEG", quality=82, optimize=True)
+    return out.getvalue()
+
+
+async def show(request: web.Request) -> web.StreamResponse:
+    services = request.app["services"]
+    iid = _image_id(request)
+    size = request.query.get("size", "original")
+    if size not in ("original", "thumb"):
+        raise web.HTTPBadRequest(text="size must be `thumb` or `original`")
+    etag = f'"{iid}"' if size == "original" else f'"{iid}-thumb"'
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=31536000, immutable"}
+    if etag in request.headers.get("If-None-Match", ""):
+        return web.Response(status=304, headers=headers)
+    row = await asyncio.to_thread(services.db.get_image, iid)
+    if row is None:
+        raise web.HTTPNotFound(text=f"no image {iid}")
+    if size == "original":
+        body = await asyncio.to_thread(services.store.get, row["object_key"])
+        return web.Response(body=body, content_type=row["content_type"], headers=headers)
+    key = f"thumbs/{iid}.jpg"
+    if await asyncio.to_thread(services.store.exists, key):
+        body = await asyncio.to_thread(services.store.get, key)
+    else:  # made once, on first request, then served from the store
+        original = await asyncio.to_thread(services.store.get, row["object_key"])
+        try:
+            body = await asyncio.to_thread(_thumbnail, original, services.settings.max_pixels)
+        except ValueError as exc:
+            raise web.HTTPUnprocessableEntity(text=f"cannot make a thumbnail: {exc}") from None
+        await asyncio.to_thread(services.store.put, key, body, "image/jpeg")
+    return web.Response(body=body, content_type="image/jpeg", headers=headers)
+
+
+_NEUTRAL = (np.ones(PALETTE_DIM) / np.sqrt(PALETTE_DIM)).tolist()
+
+
+def _candidates(index, prefs: ranking.Preferences, labels: list[str]) -> list[dict]:
+    """Points worth scoring: nearest by colour, those matching the wanted orientation and
+    tags first, so a strict match is never crowded out by near-misses."""
+    vector = palette_vector([(prefs.color, 100.0)]) if prefs.color else _NEUTRAL
+    base = {"make": prefs.make} if prefs.make else {}
+    narrowed = dict(base)
+    if prefs.orientation:
+        narrowed["orientation"] = prefs.orientation
+    if labels:
+        narrowed["tags"] = labels
+    found: dict[str, dict] = {}
+    for must in ([narrowed, base] if narrowed != base else [base]):
+        for hit in index.search("palette", vector, must, CANDIDATES):
+            found.setdefault(hit["id"], hit)
+    return list(found.values())
+
+
+async def recommend(request: web.Request) -> web.Response:
+    services = request.app["services"]
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(text="body must be a JSON object of preferences") from None
+    try:
+        prefs = ranking.parse_preferences(body)
+    except ranking.PreferenceError as exc:
+        return json_response({"error": str(exc)}, status=400)
+    resolved = ranking.resolve_tags(prefs.tags)
+    labels = sorted({label for label in resolved.values() if label})
+    hits = await asyncio.to_thread(_candidates, services.index, prefs, labels)
+    scored = []
+    for hit in hits:
+        value, why = ranking.score(prefs, hit["payload"], resolved)
+        scored.append((-value, hit["id"], why, hit["payload"]))
+    scored.sort(key=lambda t: (t[0], t[1]))
+    results = [{
+        "id": iid, "score": round(-neg, 4), "url": f"/cdn/show/{iid}", "thumbnail": f"/cdn/show/{iid}?size=thumb",
+        "width": payload.get("width"), "height": payload.get("height"), "orientation": payload.get("orientation"),
+        "why": why,
+    } for neg, iid, why, payload in scored[:prefs.limit]]
+    return json_response({"results": results, "resolved_tags": resolved, "count": len(results)})

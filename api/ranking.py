@@ -1,0 +1,140 @@
+"""Preferences in, scored and explained results out. Pure: the handler feeds it candidates
+from the vector index.
+
+Every component is scaled to [0, 1] and the score is their mean over what the person
+asked for, so no single feature dominates (the original's raw camera-make number did).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from streams.enrich.colors import delta_e, hex_to_rgb, rgb_to_lab
+from streams.enrich.detect import COCO_LABELS
+
+ORIENTATIONS = ("landscape", "portrait", "square")
+MAX_TAGS = 5
+MAX_LIMIT = 100
+MAX_SIDE = 100_000
+COLOR_SCALE = 20.0  # ΔE at which a colour counts for e^-1 of a perfect match
+LABELS = sorted({label for label in COCO_LABELS.values() if label != "N/A"})
+
+
+class PreferenceError(ValueError):
+    pass
+
+
+@dataclass
+class Preferences:
+    color: str | None = None
+    width: int | None = None
+    height: int | None = None
+    orientation: str | None = None
+    tags: list[str] = field(default_factory=list)
+    make: str | None = None
+    limit: int = 10
+
+
+def parse_preferences(body) -> Preferences:
+    if not isinstance(body, dict):
+        raise PreferenceError("expected a JSON object of preferences")
+    unknown = set(body) - {"color", "width", "height", "orientation", "tags", "make", "limit"}
+    if unknown:
+        raise PreferenceError(f"unknown preference(s): {', '.join(sorted(unknown))}")
+    prefs = Preferences()
+    if body.get("color") not in (None, ""):
+        try:
+            hex_to_rgb(str(body["color"]))
+        except ValueError:
+            raise PreferenceError(f"color must be \"#rrggbb\", got {body['color']!r}") from None
+        prefs.color = "#" + str(body["color"]).strip().lstrip("#").lower()
+    for name in ("width", "height"):
+        value = body.get(name)
+        if value in (None, ""):
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or not 0 < value <= MAX_SIDE:
+            raise PreferenceError(f"{name} must be a whole number of pixels between 1 and {MAX_SIDE}, got {value!r}")
+        setattr(prefs, name, int(value))
+    if body.get("orientation") not in (None, ""):
+        if body["orientation"] not in ORIENTATIONS:
+            raise PreferenceError(f"orientation must be one of {', '.join(ORIENTATIONS)}, got {body['orientation']!r}")
+        prefs.orientation = body["orientation"]
+    tags = body.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise PreferenceError("tags must be a list of words")
+    tags = [t.strip().lower() for t in tags if t.strip()]
+    if len(tags) > MAX_TAGS:
+        raise PreferenceError(f"at most {MAX_TAGS} tags, got {len(tags)}")
+    prefs.tags = tags
+    if body.get("make") not in (None, ""):
+        if not isinstance(body["make"], str):
+            raise PreferenceError("make must be a camera brand name")
+        prefs.make = body["make"].strip().lower()
+    limit = body.get("limit", 10)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise PreferenceError(f"limit must be a whole number between 1 and {MAX_LIMIT}, got {limit!r}")
+    prefs.limit = limit
+    return prefs
+
+
+def resolve_tags(words: list[str]) -> dict[str, str | None]:
+    """Word → detector label, exact or plural match only (semantic matching comes later)."""
+    resolved = {}
+    for word in words:
+        candidates = [word, word[:-1] if word.endswith("s") else word, word[:-2] if word.endswith("es") else word]
+        resolved[word] = next((c for c in candidates if c in LABELS), None)
+    return resolved
+
+
+def score(prefs: Preferences, payload: dict, resolved: dict[str, str | None]) -> tuple[float, dict]:
+    parts, why = [], {}
+    if prefs.color:
+        s, why["color"] = _color_fit(prefs.color, payload.get("colors") or [])
+        parts.append(s)
+    if prefs.orientation:
+        match = payload.get("orientation") == prefs.orientation
+        parts.append(1.0 if match else 0.0)
+        why["orientation"] = {"wanted": prefs.orientation, "actual": payload.get("orientation"), "match": match}
+    if prefs.width or prefs.height:
+        s, why["size"] = _size_fit(prefs.width, prefs.height, payload.get("width"), payload.get("height"))
+        parts.append(s)
+    labels = [label for label in resolved.values() if label]
+    if prefs.tags:
+        present = set(payload.get("tags") or [])
+        matched = sorted({label for label in labels if label in present})
+        parts.append(len(matched) / len(prefs.tags))
+        why["tags"] = {"matched": matched, "missing": sorted(set(labels) - present),
+                       "unresolved": [w for w, label in resolved.items() if label is None]}
+    if prefs.make:
+        match = payload.get("make") == prefs.make
+        parts.append(1.0 if match else 0.0)
+        why["make"] = {"wanted": prefs.make, "actual": payload.get("make"), "match": match}
+    return (float(np.mean(parts)) if parts else 0.0), why
+
+
+def _color_fit(wanted: str, colors: list[dict]) -> tuple[float, dict]:
+    if not colors:
+        return 0.0, {"wanted": wanted, "matched": None}
+    lab = rgb_to_lab(hex_to_rgb(wanted))
+    labs = rgb_to_lab(np.array([hex_to_rgb(c["hex"]) for c in colors]))
+    distances = delta_e(labs, lab)
+    coverage = np.array([c["coverage"] for c in colors]) / 100.0
+    fit = float(np.sum(coverage * np.exp(-((distances / COLOR_SCALE) ** 2))))
+    best = int(np.argmin(distances))
+    return min(1.0, fit), {"wanted": wanted, "matched": colors[best]["hex"], "delta_e": round(float(distances[best]), 2),
+                           "coverage": colors[best]["coverage"]}
+
+
+def _size_fit(want_w, want_h, w, h) -> tuple[float, dict]:
+    if not w or not h:
+        return 0.0, {"wanted": [want_w, want_h], "actual": None}
+    fit = 1.0
+    if want_w:
+        fit *= min(1.0, w / want_w)  # big enough is a full fit; smaller scales down
+    if want_h:
+        fit *= min(1.0, h / want_h)
+    if want_w and want_h:
+        fit *= math.exp(-abs(math.log((w / h) / (want_w / want_h))))
+    return fit, {"wanted": [want_w, want_h], "actual": [w, h], "fit": round(fit, 3)}

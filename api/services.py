@@ -1,0 +1,46 @@
+"""The gateway's clients, opened once at start-up and shared by every handler."""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from connectors import kafka
+from connectors.objectstore import ObjectStore
+from connectors.postgres import Database
+from connectors.vectors import VectorIndex, open_index
+from viewfinder.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    store: ObjectStore
+    index: VectorIndex
+    publisher: kafka.EventPublisher
+
+    @classmethod
+    def open(cls, settings: Settings) -> "Services":
+        return cls(settings, Database(settings.database_url, maxconn=16), ObjectStore.from_settings(settings),
+                   open_index(settings), kafka.EventPublisher(settings.broker))
+
+    def close(self) -> None:
+        self.publisher.flush(5)
+        self.index.close()
+        self.db.close()
+
+    async def check(self, names: list[str], timeout: float = 5) -> dict[str, dict]:
+        probes = {
+            "database": self.db.ping,
+            "object_store": self.store.ping,
+            "broker": lambda: kafka.ping(self.settings.broker, timeout),
+            "vector_index": self.index.count,
+        }
+
+        async def one(name):
+            try:
+                await asyncio.wait_for(asyncio.to_thread(probes[name]), timeout)
+                return name, {"ok": True}
+            except Exception as exc:
+                return name, {"ok": False, "error": f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__}
+        return dict(await asyncio.gather(*(one(n) for n in names)))

@@ -1,0 +1,66 @@
+"""confluent-kafka for the publishers outside the Faust worker (uploads, re-drives) and for
+creating topics up front with the partition count from settings."""
+from __future__ import annotations
+
+import json
+import logging
+
+from confluent_kafka import KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from schemas.records import TOPICS
+
+log = logging.getLogger(__name__)
+
+
+def ensure_topics(bootstrap: str, partitions: int, timeout: float = 30) -> list[str]:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    existing = set(admin.list_topics(timeout=timeout).topics)
+    missing = [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in TOPICS if name not in existing]
+    if not missing:
+        return []
+    created = []
+    for name, future in admin.create_topics(missing, request_timeout=timeout).items():
+        try:
+            future.result(timeout)
+            created.append(name)
+        except KafkaException as exc:
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise
+    return created
+
+
+def ping(bootstrap: str, timeout: float = 3) -> None:
+    AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=timeout)
+
+
+class EventPublisher:
+    """Publishes Faust records so Faust agents can read them.
+
+    `murmur2_random` is the partitioner Java clients and Faust use, so an image id lands
+    on the same partition whichever side produced it.
+    """
+
+    def __init__(self, bootstrap: str):
+        self.producer = Producer({
+            "bootstrap.servers": bootstrap,
+            "partitioner": "murmur2_random",
+            "acks": "all",
+            "linger.ms": 5,
+            "message.timeout.ms": 30000,
+        })
+
+    def publish(self, topic: str, key: str, record) -> None:
+        self.producer.produce(topic, key=key.encode(), value=json.dumps(record.to_representation()).encode(),
+                              on_delivery=self._delivered)
+        self.producer.poll(0)
+
+    def flush(self, timeout: float = 30) -> None:
+        remaining = self.producer.flush(timeout)
+        if remaining:
+            raise KafkaException(f"{remaining} events not delivered within {timeout}s")
+
+    @staticmethod
+    def _delivered(err, msg) -> None:
+        if err is not None:
+            log.error("event for %s not delivered: %s", msg.key(), err)

@@ -1,0 +1,159 @@
+"""PostgreSQL: migrations and every read and write of image metadata. Writes are upserts
+keyed by the image id, so replaying an event leaves the same rows."""
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from datetime import datetime
+from importlib import resources
+
+import psycopg2
+import psycopg2.extras
+import psycopg2.pool
+
+_MIGRATION_LOCK = 0x5646_4D49  # arbitrary constant for pg_advisory_lock: one migrator at a time
+
+
+class Database:
+    def __init__(self, dsn: str, maxconn: int = 8):
+        self.pool = psycopg2.pool.ThreadedConnectionPool(1, maxconn, dsn)
+
+    def close(self) -> None:
+        self.pool.closeall()
+
+    @contextmanager
+    def cursor(self):
+        conn = self.pool.getconn()
+        try:
+            with conn, conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+                yield cur
+        finally:
+            self.pool.putconn(conn)
+
+    def ping(self) -> None:
+        with self.cursor() as cur:
+            cur.execute("SELECT 1")
+
+    # -- schema -------------------------------------------------------------
+    def migrate(self) -> list[str]:
+        files = sorted((f for f in resources.files("schemas").joinpath("sql").iterdir() if f.name.endswith(".sql")),
+                       key=lambda f: f.name)
+        applied = []
+        with self.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            cur.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
+                        "(name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
+            cur.execute("SELECT name FROM schema_migrations")
+            done = {row["name"] for row in cur.fetchall()}
+            for f in files:
+                if f.name not in done:
+                    cur.execute(f.read_text())
+                    cur.execute("INSERT INTO schema_migrations (name) VALUES (%s)", (f.name,))
+                    applied.append(f.name)
+        return applied
+
+    # -- writes -------------------------------------------------------------
+    def record_arrival(self, event) -> bool:
+        """True when the image is new (or failed before and is being tried again)."""
+        with self.cursor() as cur:
+            cur.execute(
+                """INSERT INTO images (id, source, filename, content_type, size_bytes, object_key, arrived_at)
+                   VALUES (%(id)s, %(source)s, %(filename)s, %(content_type)s, %(size)s, %(object_key)s, %(arrived_at)s)
+                   ON CONFLICT (id) DO UPDATE SET status = 'arrived', error = NULL
+                     WHERE images.status = 'failed'
+                   RETURNING id""",
+                event.asdict(),
+            )
+            return cur.fetchone() is not None
+
+    def save_enriched(self, event) -> None:
+        exif = event.exif or {}
+        with self.cursor() as cur:
+            cur.execute(
+                """INSERT INTO images (id, source, filename, content_type, size_bytes, object_key, arrived_at)
+                   VALUES (%(id)s, %(source)s, %(filename)s, %(content_type)s, %(size)s, %(object_key)s, %(arrived_at)s)
+                   ON CONFLICT (id) DO NOTHING""",
+                event.asdict(),
+            )
+            cur.execute(
+                """UPDATE images SET status = 'enriched', error = NULL, enriched_at = COALESCE(enriched_at, now()),
+                       width = %s, height = %s, orientation = %s, make = %s, model = %s, taken_at = %s, iso = %s,
+                       latitude = %s, longitude = %s, altitude = %s, exif = %s, tags_status = %s, colors = %s
+                   WHERE id = %s""",
+                (event.width, event.height, event.orientation, exif.get("Make"), exif.get("Model"),
+                 _timestamp(exif.get("DateTimeOriginal")), exif.get("ISOSpeedRatings"),
+                 exif.get("Latitude"), exif.get("Longitude"), exif.get("Altitude"),
+                 json.dumps(exif), event.tags_status, json.dumps(event.colors), event.id),
+            )
+            cur.execute("DELETE FROM image_tags WHERE image_id = %s", (event.id,))
+            if event.tags:
+                psycopg2.extras.execute_values(
+                    cur, "INSERT INTO image_tags (image_id, label, count, score, boxes) VALUES %s",
+                    [(event.id, label, t["count"], t["score"], json.dumps(t.get("boxes", [])))
+                     for label, t in event.tags.items()],
+                )
+            cur.execute("DELETE FROM dead_letters WHERE image_id = %s", (event.id,))
+
+    def save_dead_letter(self, letter) -> None:
+        with self.cursor() as cur:
+            params = dict(image_id=letter.image_id, stage=letter.stage, reason=letter.reason,
+                          event=json.dumps(letter.event), failed_at=letter.failed_at)
+            if letter.image_id is None:
+                cur.execute("INSERT INTO dead_letters (image_id, stage, reason, event, failed_at) "
+                            "VALUES (%(image_id)s, %(stage)s, %(reason)s, %(event)s, %(failed_at)s)", params)
+                return
+            cur.execute(
+                """INSERT INTO dead_letters (image_id, stage, reason, event, failed_at)
+                   VALUES (%(image_id)s, %(stage)s, %(reason)s, %(event)s, %(failed_at)s)
+                   ON CONFLICT (image_id, stage) WHERE image_id IS NOT NULL DO UPDATE
+                   SET reason = EXCLUDED.reason, event = EXCLUDED.event,
+                       attempts = dead_letters.attempts + (EXCLUDED.failed_at <> dead_letters.failed_at)::int,
+                       failed_at = EXCLUDED.failed_at""",
+                params,
+            )
+            # A later success wins over an earlier failure, never the other way round.
+            cur.execute("UPDATE images SET status = 'failed', error = %s WHERE id = %s AND status <> 'enriched'",
+                        (f"{letter.stage}: {letter.reason}", letter.image_id))
+
+    # -- reads --------------------------------------------------------------
+    def get_image(self, image_id: str) -> dict | None:
+        with self.cursor() as cur:
+            cur.execute("SELECT * FROM images WHERE id = %s", (image_id,))
+            row = cur.fetchone()
+            if row is None:
+                return None
+            cur.execute("SELECT label, count, score, boxes FROM image_tags WHERE image_id = %s ORDER BY score DESC",
+                        (image_id,))
+            row["tags"] = {t["label"]: {"count": t["count"], "score": round(t["score"], 4), "boxes": t["boxes"]}
+                           for t in cur.fetchall()}
+            cur.execute("SELECT stage, reason, failed_at FROM dead_letters WHERE image_id = %s", (image_id,))
+            row["dead_letters"] = cur.fetchall()
+            return row
+
+    def images_by_status(self, status: str, limit: int = 1000, after: str = "") -> list[dict]:
+        with self.cursor() as cur:
+            cur.execute("SELECT id, source, filename, content_type, size_bytes AS size, object_key, arrived_at "
+                        "FROM images WHERE status = %s AND id > %s ORDER BY id LIMIT %s", (status, after, limit))
+            return cur.fetchall()
+
+    def status_counts(self) -> dict[str, int]:
+        with self.cursor() as cur:
+            cur.execute("SELECT status, count(*) AS n FROM images GROUP BY status")
+            counts = {"arrived": 0, "enriched": 0, "failed": 0}
+            counts.update({r["status"]: r["n"] for r in cur.fetchall()})
+            return counts
+
+    def dead_letters(self, limit: int = 100) -> list[dict]:
+        with self.cursor() as cur:
+            cur.execute("SELECT image_id, stage, reason, failed_at, attempts FROM dead_letters "
+                        "ORDER BY failed_at DESC LIMIT %s", (limit,))
+            return cur.fetchall()
+
+
+def _timestamp(value: str | None):
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None

@@ -1,0 +1,156 @@
+"""The vector index behind one small interface, three ways to reach it:
+
+- `QdrantIndex`: a Qdrant server through qdrant-client (production, docker-compose);
+- `EdgeIndex`: Qdrant's engine in-process (qdrant-edge), owned by the embedded index service;
+- `IndexServiceClient`: HTTP client of that service, for every other process.
+
+Points: {"id": image id, "vectors": {name: [...]}, "payload": {...}}.
+Filters: {field: value} must match; a list value matches any of its items.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Protocol
+
+import httpx
+
+from schemas.vectors import PAYLOAD_INDEXES, VECTORS, image_id, point_id
+
+
+class VectorIndex(Protocol):
+    def ensure(self) -> None: ...
+    def upsert(self, points: list[dict]) -> None: ...
+    def search(self, using: str, vector: list[float], must: dict | None = None, limit: int = 10) -> list[dict]: ...
+    def count(self) -> int: ...
+    def close(self) -> None: ...
+
+
+class EdgeIndex:
+    def __init__(self, path: Path):
+        import qdrant_edge as qe
+
+        self.qe = qe
+        self.path = Path(path)
+        self.lock = threading.Lock()
+        config = qe.EdgeConfig(vectors={name: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)
+                                        for name, dim in VECTORS.items()})
+        if (self.path / "edge_config.json").exists() or any(self.path.glob("segments*")):
+            self.shard = qe.EdgeShard.load(str(self.path), config)
+        else:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self.shard = qe.EdgeShard.create(str(self.path), config)
+
+    def ensure(self) -> None:
+        kinds = {"keyword": self.qe.PayloadSchemaType.Keyword, "integer": self.qe.PayloadSchemaType.Integer}
+        with self.lock:
+            for field, kind in PAYLOAD_INDEXES.items():
+                self.shard.update(self.qe.UpdateOperation.create_field_index(field, kinds[kind]))
+
+    def upsert(self, points: list[dict]) -> None:
+        if not points:
+            return
+        edge_points = [self.qe.Point(point_id(p["id"]), p["vectors"], p.get("payload") or {}) for p in points]
+        with self.lock:
+            self.shard.update(self.qe.UpdateOperation.upsert_points(edge_points))
+
+    def _filter(self, must: dict | None):
+        if not must:
+            return None
+        qe = self.qe
+        conditions = []
+        for key, value in must.items():
+            match = qe.MatchAny(list(value)) if isinstance(value, (list, tuple)) else qe.MatchValue(value)
+            conditions.append(qe.FieldCondition(key=key, match=match))
+        return qe.Filter(must=conditions)
+
+    def search(self, using: str, vector: list[float], must: dict | None = None, limit: int = 10) -> list[dict]:
+        request = self.qe.QueryRequest(limit=limit, query=self.qe.Query.Nearest(list(vector), using=using),
+                                       filter=self._filter(must), with_payload=True)
+        hits = self.shard.query(request)
+        return [{"id": image_id(h.id), "score": h.score, "payload": h.payload or {}} for h in hits]
+
+    def count(self) -> int:
+        return self.shard.count(self.qe.CountRequest(exact=True))
+
+    def close(self) -> None:
+        with self.lock:
+            self.shard.flush()
+            self.shard.close()
+
+
+class QdrantIndex:
+    def __init__(self, url: str, collection: str, api_key: str | None = None):
+        from qdrant_client import QdrantClient, models
+
+        self.models = models
+        self.client = QdrantClient(url=url, api_key=api_key or None)
+        self.collection = collection
+
+    def ensure(self) -> None:
+        m = self.models
+        if not self.client.collection_exists(self.collection):
+            self.client.create_collection(self.collection, vectors_config={
+                name: m.VectorParams(size=dim, distance=m.Distance.COSINE) for name, dim in VECTORS.items()})
+        kinds = {"keyword": m.PayloadSchemaType.KEYWORD, "integer": m.PayloadSchemaType.INTEGER}
+        for field, kind in PAYLOAD_INDEXES.items():
+            self.client.create_payload_index(self.collection, field, kinds[kind])
+
+    def upsert(self, points: list[dict]) -> None:
+        if points:
+            self.client.upsert(self.collection, wait=True, points=[
+                self.models.PointStruct(id=point_id(p["id"]), vector=p["vectors"], payload=p.get("payload") or {})
+                for p in points])
+
+    def search(self, using: str, vector: list[float], must: dict | None = None, limit: int = 10) -> list[dict]:
+        m = self.models
+        query_filter = None
+        if must:
+            query_filter = m.Filter(must=[
+                m.FieldCondition(key=k, match=m.MatchAny(any=list(v)) if isinstance(v, (list, tuple)) else m.MatchValue(value=v))
+                for k, v in must.items()])
+        hits = self.client.query_points(self.collection, query=list(vector), using=using, query_filter=query_filter,
+                                        limit=limit, with_payload=True).points
+        return [{"id": image_id(h.id), "score": h.score, "payload": h.payload or {}} for h in hits]
+
+    def count(self) -> int:
+        return self.client.count(self.collection, exact=True).count
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class IndexServiceClient:
+    def __init__(self, url: str, timeout: float = 10):
+        self.http = httpx.Client(base_url=url, timeout=timeout)
+
+    def _post(self, path: str, body: dict) -> dict:
+        response = self.http.post(path, json=body)
+        response.raise_for_status()
+        return response.json()
+
+    def ensure(self) -> None:
+        self._post("/ensure", {})
+
+    def upsert(self, points: list[dict]) -> None:
+        if points:
+            self._post("/upsert", {"points": points})
+
+    def search(self, using: str, vector: list[float], must: dict | None = None, limit: int = 10) -> list[dict]:
+        return self._post("/search", {"using": using, "vector": list(vector), "must": must or {}, "limit": limit})["hits"]
+
+    def count(self) -> int:
+        response = self.http.get("/count")
+        response.raise_for_status()
+        return response.json()["count"]
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def open_index(settings) -> VectorIndex:
+    if settings.qdrant_url:
+        return QdrantIndex(settings.qdrant_url, settings.qdrant_collection, settings.qdrant_api_key)
+    if settings.index_url:
+        return IndexServiceClient(settings.index_url)
+    raise RuntimeError("no vector index configured: set VIEWFINDER_QDRANT_URL (or run `viewfinder up`)")

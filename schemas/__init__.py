@@ -1,0 +1,1 @@
+"""Every shape data takes on its way through: topic records, SQL migrations, the vector collection."""

@@ -1,0 +1,60 @@
+"""One record type per topic. Each stage's record extends the previous one, so an event
+carries everything learnt so far and the sink needs no joins.
+
+The namespace carries the schema version: a change that is not backwards compatible
+gets a new namespace (…v2) and consumers accept both while producers move over.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import faust
+
+
+class ImageArrived(faust.Record, serializer="json", namespace="viewfinder.image.arrived.v1"):
+    id: str            # content hash of the original bytes: the same file is always the same image
+    object_key: str    # where the original bytes are in the object store
+    source: str        # "upload" or "unsplash"
+    filename: Optional[str]
+    content_type: str
+    size: int
+    arrived_at: str    # ISO 8601, UTC
+
+
+class ExifExtracted(ImageArrived, namespace="viewfinder.image.exif.v1"):
+    width: int         # displayed size, after the EXIF rotation
+    height: int
+    orientation: str   # landscape | portrait | square
+    exif: dict
+
+
+class ObjectsDetected(ExifExtracted, namespace="viewfinder.image.detected.v1"):
+    tags: Optional[dict]   # label -> {count, score, boxes}; None when the detector is unavailable
+    tags_status: str       # "ok" | "unavailable"
+
+
+class ColorsExtracted(ObjectsDetected, namespace="viewfinder.image.colors.v1"):
+    colors: list           # [{hex, coverage, name}], largest coverage first
+
+
+class ImageEnriched(ColorsExtracted, namespace="viewfinder.image.enriched.v1"):
+    vectors: dict          # vector name -> list[float]
+
+
+class DeadLetter(faust.Record, serializer="json", namespace="viewfinder.deadletter.v1"):
+    image_id: Optional[str]
+    stage: str
+    reason: str
+    event: dict            # the event that failed, as received
+    failed_at: str
+
+
+# Topic name -> the record it carries, in pipeline order.
+TOPICS = {
+    "viewfinder.images.arrived": ImageArrived,
+    "viewfinder.images.exif": ExifExtracted,
+    "viewfinder.images.detected": ObjectsDetected,
+    "viewfinder.images.colors": ColorsExtracted,
+    "viewfinder.images.enriched": ImageEnriched,
+    "viewfinder.deadletter": DeadLetter,
+}

@@ -1,0 +1,23 @@
+"""Enriched fields in, named vectors out (the names and sizes are declared in schemas.vectors)."""
+from __future__ import annotations
+
+from .colors import palette_vector
+
+
+def vectors(colors: list[dict]) -> dict[str, list[float]]:
+    return {"palette": palette_vector([(c["hex"], c["coverage"]) for c in colors])}
+
+
+def payload(event) -> dict:
+    """What filters and explanations need, stored next to the vectors."""
+    exif = event.exif or {}
+    taken = exif.get("DateTimeOriginal") or ""
+    return {
+        "orientation": event.orientation,
+        "width": event.width,
+        "height": event.height,
+        "make": (exif.get("Make") or "").strip().lower() or None,
+        "year": int(taken[:4]) if taken[:4].isdigit() else None,
+        "tags": sorted(event.tags or {}),
+        "colors": [{"hex": c["hex"], "coverage": c["coverage"]} for c in event.colors],
+    }

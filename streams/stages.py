@@ -1,0 +1,169 @@
+"""The enrichment agents: arrival → EXIF → detection → colours → embedding → sinks.
+
+Each agent reads one topic and writes the next; the work itself is the pure code in
+`streams.enrich`, run in a thread so the consumer's heartbeats keep flowing. Offsets are
+committed only after the next event is flushed (Faust's at-least-once), and every sink is
+an upsert keyed by image id, so a replay changes nothing.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timezone
+from functools import cached_property
+
+from connectors.objectstore import ObjectStore
+from connectors.postgres import Database
+from connectors.vectors import open_index
+from schemas.records import ColorsExtracted, DeadLetter, ExifExtracted, ImageEnriched, ObjectsDetected
+from streams.enrich import BadImage, colors, embedding, exif, images
+from streams.enrich.detect import ModelUnavailable, load_detector
+
+from .app import app, arrived, colors_extracted, dead_letters, enriched, exif_extracted, objects_detected, settings
+
+log = logging.getLogger("viewfinder.stages")
+
+RETRIES = 3
+COLOR_DECODE_SIDE = 256
+
+
+class Resources:
+    """Clients opened once per worker process, on first use."""
+
+    def __init__(self, settings):
+        self.settings = settings
+        self._detector_lock = asyncio.Lock()
+        self._detector = None
+        self.detector_error: str | None = None
+
+    @cached_property
+    def store(self) -> ObjectStore:
+        return ObjectStore.from_settings(self.settings)
+
+    @cached_property
+    def db(self) -> Database:
+        return Database(self.settings.database_url)
+
+    @cached_property
+    def index(self):
+        return open_index(self.settings)
+
+    async def detector(self):
+        """The loaded detector, or None when its weights cannot be had (said once, clearly)."""
+        async with self._detector_lock:
+            if self._detector is None and self.detector_error is None:
+                s = self.settings
+                try:
+                    self._detector = await asyncio.to_thread(
+                        load_detector, s.detr_model, s.detr_revision, s.detr_threshold, s.detr_size, s.model_load_timeout)
+                except ModelUnavailable as exc:
+                    self.detector_error = str(exc)
+                    log.error("object detection unavailable, images will complete without tags: %s", exc)
+        return self._detector
+
+
+resources = Resources(settings)
+
+
+async def _with_retries(stage: str, event, work):
+    """Run ``work``; bad input goes to the dead-letter topic at once, other errors after retries."""
+    delay = 0.5
+    for attempt in range(1, RETRIES + 1):
+        try:
+            return await work()
+        except BadImage as exc:
+            reason = str(exc)
+            break
+        except Exception as exc:  # storage hiccups and the like: try again before giving up
+            reason = f"{type(exc).__name__}: {exc}"
+            log.warning("stage %s failed on %s (attempt %d/%d): %s", stage, event.id, attempt, RETRIES, reason)
+            if attempt < RETRIES:
+                await asyncio.sleep(delay)
+                delay *= 4
+    await dead_letters.send(key=event.id, value=DeadLetter(
+        image_id=event.id, stage=stage, reason=reason, event=event.asdict(),
+        failed_at=datetime.now(timezone.utc).isoformat()))
+    return None
+
+
+async def _original(event) -> bytes:
+    return await asyncio.to_thread(resources.store.get, event.object_key)
+
+
+@app.agent(arrived, name="viewfinder.stage.exif")
+async def extract_exif(stream):
+    async for event in stream:
+        async def work():
+            result = await asyncio.to_thread(exif.extract, await _original(event), settings.max_pixels)
+            return ExifExtracted(**event.asdict(), width=result.width, height=result.height,
+                                 orientation=result.orientation, exif=result.exif)
+        out = await _with_retries("exif", event, work)
+        if out is not None:
+            await exif_extracted.send(key=event.id, value=out)
+
+
+@app.agent(exif_extracted, name="viewfinder.stage.detect")
+async def detect_objects(stream):
+    async for event in stream:
+        async def work():
+            detector = await resources.detector()
+            if detector is None:
+                return ObjectsDetected(**event.asdict(), tags=None, tags_status="unavailable")
+            data = await _original(event)
+
+            def run():
+                return detector.detect([images.decode_rgb(data, max_side=None, max_pixels=settings.max_pixels)])[0]
+            tags = await asyncio.to_thread(run)
+            return ObjectsDetected(**event.asdict(), tags=tags, tags_status="ok")
+        out = await _with_retries("detect", event, work)
+        if out is not None:
+            await objects_detected.send(key=event.id, value=out)
+
+
+@app.agent(objects_detected, name="viewfinder.stage.colors")
+async def extract_colors(stream):
+    async for event in stream:
+        async def work():
+            data = await _original(event)
+
+            def run():
+                image = images.decode_rgb(data, max_side=COLOR_DECODE_SIDE, max_pixels=settings.max_pixels)
+                return [s.as_dict() for s in colors.dominant_colors(image)]
+            return ColorsExtracted(**event.asdict(), colors=await asyncio.to_thread(run))
+        out = await _with_retries("colors", event, work)
+        if out is not None:
+            await colors_extracted.send(key=event.id, value=out)
+
+
+@app.agent(colors_extracted, name="viewfinder.stage.embed")
+async def embed(stream):
+    async for event in stream:
+        async def work():
+            return ImageEnriched(**event.asdict(), vectors=await asyncio.to_thread(embedding.vectors, event.colors))
+        out = await _with_retries("embed", event, work)
+        if out is not None:
+            await enriched.send(key=event.id, value=out)
+
+
+@app.agent(enriched, name="viewfinder.sink.images")
+async def sink_images(stream):
+    async for event in stream:
+        async def work():
+            # Vectors first, PostgreSQL last: status 'enriched' means everything is stored.
+            point = {"id": event.id, "vectors": event.vectors, "payload": embedding.payload(event)}
+            await asyncio.to_thread(resources.index.upsert, [point])
+            await asyncio.to_thread(resources.db.save_enriched, event)
+        await _with_retries("sink", event, work)
+
+
+@app.agent(dead_letters, name="viewfinder.sink.deadletters")
+async def sink_dead_letters(stream):
+    async for letter in stream:
+        log.warning("dead letter: image %s failed in %s: %s", letter.image_id, letter.stage, letter.reason)
+        for attempt in range(RETRIES):
+            try:
+                await asyncio.to_thread(resources.db.save_dead_letter, letter)
+                break
+            except Exception as exc:  # the database is the only place a dead letter can go
+                log.error("cannot store dead letter for %s: %s", letter.image_id, exc)
+                await asyncio.sleep(2 ** attempt)

@@ -1,0 +1,144 @@
+"""`viewfinder`: the command line."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import mimetypes
+import signal
+import sys
+from pathlib import Path
+
+from .settings import Settings
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
+                        format='{"t":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","msg":%(message)r}')
+
+
+def cmd_up(args, settings: Settings) -> int:
+    from .embedded.process import ServiceFailed
+    from .stack import Stack, sample_images, wait_for_exit
+
+    stopping = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.append(True))
+    stack = Stack(settings)
+    print(f"starting Viewfinder in {settings.data_dir.resolve()} …", flush=True)
+    try:
+        s = stack.start()
+        if args.samples:
+            files = sample_images()
+            result = upload(s.gateway_url, files)
+            print(f"uploaded {len(result['ids'])} sample image(s): {', '.join(f.name for f in files)}")
+        print(f"""
+Viewfinder is up.
+  gateway        {s.gateway_url}
+  health         {s.gateway_url}/api/v1/health
+  image metadata {s.gateway_url}/images/<id>
+  recommend      curl -X POST {s.gateway_url}/recommend/recommend -d '{{"color": "#ff0000"}}'
+  upload         viewfinder upload FILES…   (VIEWFINDER_PORT={s.port})
+  logs           {s.data_dir / 'logs'}
+Press Ctrl-C to stop.""", flush=True)
+        wait_for_exit(stack, lambda: bool(stopping))
+        return 0
+    except ServiceFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        print("stopping …", flush=True)
+        stack.stop()
+
+
+def cmd_worker(args, settings: Settings) -> int:
+    from streams import stages  # noqa: F401  (registers the agents)
+    from streams.app import app
+
+    level = {"warning": "warn", "critical": "crit"}.get(settings.log_level.lower(), settings.log_level.lower())
+    sys.argv = ["viewfinder-worker", "worker", "--loglevel", level, "--without-web"]
+    app.main()
+    return 0
+
+
+def cmd_api(args, settings: Settings) -> int:
+    from api.app import serve
+
+    serve(settings)
+    return 0
+
+
+def cmd_index(args, settings: Settings) -> int:
+    from .embedded.index import serve
+
+    serve(Path(args.path), args.host, args.port)
+    return 0
+
+
+def cmd_migrate(args, settings: Settings) -> int:
+    from .stack import prepare
+
+    prepare(settings)
+    print("database migrated; topics, bucket and vector collection ready")
+    return 0
+
+
+def cmd_redrive(args, settings: Settings) -> int:
+    from .stack import redrive
+
+    print(f"re-published {redrive(settings)} unfinished image(s)")
+    return 0
+
+
+def upload(gateway: str, files: list[Path]) -> dict:
+    import httpx
+
+    handles = [("files", (f.name, f.read_bytes(), mimetypes.guess_type(f.name)[0] or "application/octet-stream"))
+               for f in files]
+    response = httpx.post(f"{gateway}/gather/uploads", files=handles, timeout=120)
+    if response.status_code not in (202, 422):
+        raise SystemExit(f"upload failed: HTTP {response.status_code}: {response.text}")
+    return response.json()
+
+
+def cmd_upload(args, settings: Settings) -> int:
+    missing = [f for f in args.files if not f.is_file()]
+    if missing:
+        print(f"error: not a file: {', '.join(map(str, missing))}", file=sys.stderr)
+        return 2
+    result = upload(args.gateway or settings.gateway_url, args.files)
+    print(json.dumps(result, indent=2))
+    return 0 if not result["rejected"] else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="viewfinder", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="run the whole embedded stack in the foreground")
+    up.add_argument("--samples", action="store_true", help="upload sample photos once it is up")
+    up.set_defaults(func=cmd_up)
+    sub.add_parser("worker", help="run the Faust enrichment worker").set_defaults(func=cmd_worker)
+    sub.add_parser("api", help="run the HTTP gateway").set_defaults(func=cmd_api)
+    sub.add_parser("migrate", help="create tables, topics, bucket and vector collection").set_defaults(func=cmd_migrate)
+    sub.add_parser("redrive", help="re-publish images whose enrichment did not finish").set_defaults(func=cmd_redrive)
+    idx = sub.add_parser("index", help="serve the embedded vector index (started by `up`)")
+    idx.add_argument("--path", required=True)
+    idx.add_argument("--host", default="127.0.0.1")
+    idx.add_argument("--port", type=int, required=True)
+    idx.set_defaults(func=cmd_index)
+    upl = sub.add_parser("upload", help="upload image files")
+    upl.add_argument("files", nargs="+", type=Path)
+    upl.add_argument("--gateway", help="gateway URL (default: http://VIEWFINDER_HOST:VIEWFINDER_PORT)")
+    upl.set_defaults(func=cmd_upload)
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    _logging(settings)
+    return args.func(args, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

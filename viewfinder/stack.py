@@ -1,0 +1,143 @@
+"""The embedded default stack: every server Viewfinder needs, on 127.0.0.1 and free ports.
+
+A service whose address is already configured (VIEWFINDER_BROKER, _DATABASE_URL,
+_S3_ENDPOINT, _QDRANT_URL) is used as it is and not started.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from connectors import kafka
+from connectors.objectstore import ObjectStore
+from connectors.postgres import Database
+from connectors.vectors import open_index
+from schemas.records import ImageArrived
+
+from .embedded import broker, index, objectstore, postgres
+from .embedded.process import ManagedProcess, ServiceFailed
+from .settings import Settings
+
+log = logging.getLogger("viewfinder.stack")
+
+
+def prepare(settings: Settings) -> None:
+    """Idempotent set-up of every store: migrations, topics, bucket, collection."""
+    db = Database(settings.database_url, maxconn=1)
+    try:
+        db.migrate()
+    finally:
+        db.close()
+    kafka.ensure_topics(settings.broker, settings.topic_partitions)
+    ObjectStore.from_settings(settings).ensure_bucket()
+    vectors = open_index(settings)
+    try:
+        vectors.ensure()
+    finally:
+        vectors.close()
+
+
+def redrive(settings: Settings) -> int:
+    """Re-publish arrivals of images whose enrichment never finished.
+
+    The embedded broker keeps its log in memory, so after a restart PostgreSQL is the
+    only record of work in flight. Replays are harmless: every sink is idempotent.
+    """
+    db = Database(settings.database_url, maxconn=1)
+    publisher = kafka.EventPublisher(settings.broker)
+    count, after = 0, ""
+    try:
+        while rows := db.images_by_status("arrived", limit=1000, after=after):
+            for row in rows:
+                event = ImageArrived(id=row["id"], object_key=row["object_key"], source=row["source"],
+                                     filename=row["filename"], content_type=row["content_type"], size=row["size"],
+                                     arrived_at=row["arrived_at"].isoformat())
+                publisher.publish("viewfinder.images.arrived", row["id"], event)
+                count += 1
+            after = rows[-1]["id"]
+        publisher.flush()
+    finally:
+        db.close()
+    return count
+
+
+class Stack:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.processes: list[ManagedProcess] = []
+
+    def start(self, with_app: bool = True) -> Settings:
+        s = self.settings
+        data_dir = s.data_dir.resolve()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        s = s.replace(data_dir=data_dir)
+        try:
+            if not s.broker:
+                proc, address = broker.start(data_dir, s.host)
+                self.processes.append(proc)
+                s = s.replace(broker=address)
+            if not s.database_url:
+                proc, dsn = postgres.start(data_dir, s.host)
+                self.processes.append(proc)
+                s = s.replace(database_url=dsn)
+            if not s.s3_endpoint:
+                proc, endpoint, access, secret = objectstore.start(data_dir, s.host)
+                self.processes.append(proc)
+                s = s.replace(s3_endpoint=endpoint, s3_access_key=access, s3_secret_key=secret, s3_secure=False)
+            if not s.qdrant_url and not s.index_url:
+                proc, url = index.start(data_dir, s.host)
+                self.processes.append(proc)
+                s = s.replace(index_url=url)
+            self.settings = s
+            prepare(s)
+            if with_app:
+                self.start_app()
+        except BaseException:
+            self.stop()
+            raise
+        return self.settings
+
+    def _child(self, name: str, command: str, log_name: str) -> ManagedProcess:
+        env = {**self.settings.to_env(), "PYTHONUNBUFFERED": "1"}
+        proc = ManagedProcess(name, [sys.executable, "-m", "viewfinder.cli", command],
+                              self.settings.data_dir / "logs" / log_name, env=env).start()
+        self.processes.append(proc)
+        return proc
+
+    def start_app(self) -> None:
+        self._child("enrichment worker (faust)", "worker", "worker.log")
+        gateway = self._child("gateway (aiohttp)", "api", "gateway.log")
+        health = f"{self.settings.gateway_url}/api/v1/health"
+        gateway.wait_until(lambda: httpx.get(health, timeout=5).status_code == 200, 60, "healthy")
+        redriven = redrive(self.settings)
+        if redriven:
+            log.warning("re-driving %d image(s) whose enrichment had not finished", redriven)
+
+    def failed(self) -> ManagedProcess | None:
+        return next((p for p in self.processes if not p.alive()), None)
+
+    def stop(self) -> None:
+        for proc in reversed(self.processes):
+            proc.stop()
+        self.processes.clear()
+
+
+def wait_for_exit(stack: Stack, stop_requested) -> None:
+    while not stop_requested():
+        dead = stack.failed()
+        if dead is not None:
+            raise ServiceFailed(f"{dead.name} stopped unexpectedly (exit {dead.proc.returncode}); log:\n{dead.tail()}")
+        time.sleep(0.5)
+
+
+def sample_images() -> list[Path]:
+    """Real photos that ship inside installed wheels (scikit-learn)."""
+    import sklearn
+
+    folder = Path(sklearn.__file__).parent / "datasets" / "images"
+    return sorted(folder.glob("*.jpg"))
+
