@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from streams.enrich.colors import delta_e, hex_to_rgb, rgb_to_lab
-from streams.enrich.detect import COCO_LABELS
+from streams.enrich.labels import COCO_LABELS
 
 ORIENTATIONS = ("landscape", "portrait", "square")
 MAX_TAGS = 5

@@ -48,6 +48,7 @@ def start(data_dir: Path, host: str = "127.0.0.1", s3_port: int | None = None) -
             "-filer", "-s3", f"-s3.port={s3_port}", f"-s3.config={config}",
             "-master.volumeSizeLimitMB=256", "-volume.max=0", "-master.telemetry=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
             *(f"-{name}={port}" for name, port in ports.items())]
-    proc = ManagedProcess("s3 (seaweedfs)", argv, data_dir / "logs" / "s3.log").start()
+    # SeaweedFS drains for a long time on SIGTERM; its writes are already durable.
+    proc = ManagedProcess("s3 (seaweedfs)", argv, data_dir / "logs" / "s3.log", stop_timeout=3).start()
     proc.wait_port(host, s3_port, timeout=60)
     return proc, f"{host}:{s3_port}", access, secret

@@ -34,8 +34,9 @@ class ManagedProcess:
     """One server process with its own log file, stopped with SIGTERM then SIGKILL."""
 
     def __init__(self, name: str, argv: list[str], log_path: Path, env: dict | None = None,
-                 user: str | None = None, cwd: Path | None = None):
+                 user: str | None = None, cwd: Path | None = None, stop_timeout: float = 10):
         self.name, self.argv, self.log_path = name, argv, log_path
+        self.stop_timeout = stop_timeout
         self.env, self.user, self.cwd = env, user, cwd
         self.proc: subprocess.Popen | None = None
 
@@ -78,7 +79,8 @@ class ManagedProcess:
         except OSError:
             return "(no log)"
 
-    def stop(self, timeout: float = 10) -> None:
+    def stop(self) -> None:
+        timeout = self.stop_timeout
         if not self.alive():
             return
         try:

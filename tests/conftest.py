@@ -1,0 +1,66 @@
+"""One embedded stack for the whole session: real broker, PostgreSQL, S3 server, vector
+index, Faust worker and gateway, on 127.0.0.1 and free ports, through the same code as
+`viewfinder up`."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.tiny_models import build_tiny_detr
+from viewfinder.embedded.process import free_port
+from viewfinder.settings import Settings
+from viewfinder.stack import Stack
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def data_dir():
+    # Not pytest's tmp_path: that is private to root, and PostgreSQL runs as `postgres`.
+    path = Path(tempfile.mkdtemp(prefix="viewfinder-test-"))
+    path.chmod(0o755)
+    yield path
+    logs = path / "logs"
+    if logs.exists():  # kept for CI's post-mortem
+        shutil.copytree(logs, ARTIFACTS / "logs", dirs_exist_ok=True)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_detr(data_dir) -> Path:
+    return build_tiny_detr(data_dir / "tiny-detr")
+
+
+@pytest.fixture(scope="session")
+def stack(data_dir, tiny_detr):
+    settings = Settings.from_env({}).replace(
+        data_dir=data_dir, port=free_port(), detr_model=str(tiny_detr), detr_threshold=0.0, detr_size=128,
+        broker_session_timeout=6.0, log_level="INFO", model_load_timeout=60.0)
+    stack = Stack(settings)
+    resolved = stack.start()
+    yield resolved
+    stack.stop()
+
+
+@pytest.fixture(scope="session")
+def gateway(stack):
+    with httpx.Client(base_url=stack.gateway_url, timeout=60) as client:
+        yield client
+
+
+def poll(check, timeout: float, interval: float = 0.25, what: str = "condition"):
+    """Return check()'s first truthy value, or fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)

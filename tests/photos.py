@@ -1,0 +1,66 @@
+"""Test images written by the tests themselves: painted colours, known EXIF."""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+
+from PIL import Image
+from PIL.TiffImagePlugin import IFDRational
+
+EXIF_IFD, GPS_IFD = 0x8769, 0x8825
+
+
+@dataclass
+class Photo:
+    name: str
+    color: tuple[int, int, int]          # the colour painted over most of the picture
+    accent: tuple[int, int, int]
+    size: tuple[int, int]
+    make: str = "Canon"
+    model: str = "EOS 5D Mark IV"
+    taken: str = "2021:06:15 10:30:00"
+    iso: int = 200
+    gps: tuple[float, float, float] | None = None  # signed lat, lon, altitude (m)
+    orientation_tag: int | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def _dms(value: float) -> tuple:
+    value = abs(value)
+    d = int(value)
+    m = int((value - d) * 60)
+    s = round(((value - d) * 60 - m) * 60, 4)
+    return (IFDRational(d, 1), IFDRational(m, 1), IFDRational(int(round(s * 10000)), 10000))
+
+
+def jpeg(photo: Photo, quality: int = 92) -> bytes:
+    w, h = photo.size
+    im = Image.new("RGB", (w, h), photo.color)
+    im.paste(photo.accent, (0, 0, max(1, w // 8), h))  # a stripe of 1/8: the main colour keeps 7/8
+    exif = Image.Exif()
+    exif[0x010F] = photo.make
+    exif[0x0110] = photo.model
+    if photo.orientation_tag:
+        exif[0x0112] = photo.orientation_tag
+    sub = exif.get_ifd(EXIF_IFD)
+    sub[0x9003] = photo.taken
+    sub[0x8827] = photo.iso
+    if photo.gps:
+        lat, lon, alt = photo.gps
+        gps = exif.get_ifd(GPS_IFD)
+        gps[1] = "N" if lat >= 0 else "S"
+        gps[2] = _dms(lat)
+        gps[3] = "E" if lon >= 0 else "W"
+        gps[4] = _dms(lon)
+        gps[5] = 0 if alt >= 0 else 1
+        gps[6] = IFDRational(int(round(abs(alt) * 100)), 100)
+    out = io.BytesIO()
+    im.save(out, "JPEG", quality=quality, exif=exif)
+    return out.getvalue()
+
+
+def expected_degrees(value: float) -> float:
+    """What a reader gets back from the rational degrees/minutes/seconds `jpeg` writes."""
+    d, m, s = (float(x) for x in _dms(value))
+    result = d + m / 60 + s / 3600
+    return round(-result if value < 0 else result, 7)
