@@ -54,7 +54,9 @@ def parse_preferences(body) -> Preferences:
         value = body.get(name)
         if value in (None, ""):
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or not 0 < value <= MAX_SIDE:
+        if (isinstance(value, bool) or not isinstance(value, (int, float))
+                or (isinstance(value, float) and not math.isfinite(value))
+                or value != int(value) or not 0 < value <= MAX_SIDE):
             raise PreferenceError(f"{name} must be a whole number of pixels between 1 and {MAX_SIDE}, got {value!r}")
         setattr(prefs, name, int(value))
     if body.get("orientation") not in (None, ""):

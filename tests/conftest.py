@@ -3,7 +3,6 @@ index, Faust worker and gateway, on 127.0.0.1 and free ports, through the same c
 `viewfinder up`."""
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import time
@@ -37,15 +36,24 @@ def tiny_detr(data_dir) -> Path:
     return build_tiny_detr(data_dir / "tiny-detr")
 
 
+def stack_settings(data_dir: Path, **changes) -> Settings:
+    return Settings.from_env({}).replace(
+        data_dir=data_dir, port=free_port(), broker_session_timeout=6.0, log_level="INFO",
+        model_load_timeout=60.0, **changes)
+
+
 @pytest.fixture(scope="session")
-def stack(data_dir, tiny_detr):
-    settings = Settings.from_env({}).replace(
-        data_dir=data_dir, port=free_port(), detr_model=str(tiny_detr), detr_threshold=0.0, detr_size=128,
-        broker_session_timeout=6.0, log_level="INFO", model_load_timeout=60.0)
-    stack = Stack(settings)
-    resolved = stack.start()
-    yield resolved
+def running_stack(data_dir, tiny_detr):
+    # Threshold 0: a tiny random DETR never reaches the production threshold.
+    stack = Stack(stack_settings(data_dir, detr_model=str(tiny_detr), detr_threshold=0.0, detr_size=128))
+    stack.start()
+    yield stack
     stack.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(running_stack) -> Settings:
+    return running_stack.settings
 
 
 @pytest.fixture(scope="session")

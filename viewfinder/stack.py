@@ -109,13 +109,16 @@ class Stack:
         return proc
 
     def start_app(self) -> None:
-        self._child("enrichment worker (faust)", "worker", "worker.log")
+        self.start_worker()
         gateway = self._child("gateway (aiohttp)", "api", "gateway.log")
         health = f"{self.settings.gateway_url}/api/v1/health"
         gateway.wait_until(lambda: httpx.get(health, timeout=5).status_code == 200, 60, "healthy")
         redriven = redrive(self.settings)
         if redriven:
             log.warning("re-driving %d image(s) whose enrichment had not finished", redriven)
+
+    def start_worker(self) -> ManagedProcess:
+        return self._child("enrichment worker (faust)", "worker", "worker.log")
 
     def failed(self) -> ManagedProcess | None:
         return next((p for p in self.processes if not p.alive()), None)

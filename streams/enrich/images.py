@@ -17,7 +17,9 @@ def identify(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[str, in
         raise BadImage("empty file")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # ``max_pixels`` below is the limit: PIL's own warning threshold (~89 MP) is lower
+            # than the default 100 MP and must not reject images the configured limit allows.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as im:
                 fmt, (w, h) = im.format, im.size
     except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
@@ -39,7 +41,9 @@ def decode_rgb(data: bytes, max_side: int | None = None, max_pixels: int = DEFAU
     """
     identify(data, max_pixels)
     try:
-        im = Image.open(io.BytesIO(data))
+        with warnings.catch_warnings():  # identify has enforced max_pixels already
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
         if max_side and im.format == "JPEG":
             im.draft("RGB", (max_side, max_side))
         im.load()

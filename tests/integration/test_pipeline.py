@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from connectors.postgres import Database
 from connectors.vectors import open_index
 from streams.enrich.colors import delta_e, hex_to_rgb, rgb_to_lab
 from tests.conftest import poll
@@ -116,13 +117,20 @@ def test_tags_come_from_the_detector(uploaded):
             assert tag["count"] >= 1 and 0 <= tag["score"] <= 1
 
 
-def test_one_vector_point_per_enriched_image(uploaded, stack):
-    _, ids, images = uploaded
-    index = open_index(stack)
+def enriched_and_points(stack) -> tuple[int, int]:
+    db, index = Database(stack.database_url, maxconn=1), open_index(stack)
     try:
-        assert index.count() == sum(1 for img in images.values() if img["status"] == "enriched") == 30
+        return db.status_counts()["enriched"], index.count()
     finally:
+        db.close()
         index.close()
+
+
+def test_one_vector_point_per_enriched_image(uploaded, stack):
+    _, _, images = uploaded
+    assert sum(1 for img in images.values() if img["status"] == "enriched") == 30
+    enriched, points = enriched_and_points(stack)
+    assert points == enriched >= 30
 
 
 def test_red_landscapes_rank_first(uploaded, gateway):
@@ -140,16 +148,14 @@ def test_red_landscapes_rank_first(uploaded, gateway):
 
 def test_same_bytes_twice_is_one_image(uploaded, gateway, stack):
     _, ids, _ = uploaded
+    before = enriched_and_points(stack)
     photo = PHOTOS[0]
     response = upload(gateway, [(f"again-{photo.name}", jpeg(photo), "image/jpeg")])
     assert response.status_code == 202
     again = response.json()["images"][0]
     assert again["id"] == ids[photo.name] and again["duplicate"] is True
-    index = open_index(stack)
-    try:
-        assert index.count() == 30
-    finally:
-        index.close()
+    assert gateway.get(f"/images/{again['id']}").json()["filename"] == photo.name
+    assert enriched_and_points(stack) == before
 
 
 def test_corrupt_file_is_dead_lettered_with_its_reason(uploaded):

@@ -1,0 +1,129 @@
+"""At-least-once delivery and idempotent sinks, on the real stack: replays, re-drives after
+a broker restart, a worker killed mid-stream, a model that cannot be loaded."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from connectors.objectstore import ObjectStore
+from connectors.postgres import Database
+from connectors.vectors import open_index
+from schemas.records import DeadLetter, ImageArrived, ImageEnriched
+from tests.conftest import poll, stack_settings
+from tests.photos import Photo, jpeg
+from viewfinder.stack import Stack, redrive
+
+
+@pytest.fixture()
+def db(stack):
+    database = Database(stack.database_url, maxconn=2)
+    yield database
+    database.close()
+
+
+def status(gateway, iid):
+    response = gateway.get(f"/images/{iid}")
+    return response.json()["status"] if response.status_code == 200 else None
+
+
+def upload_photos(gateway, photos):
+    response = gateway.post("/gather/uploads", files=[("files", (p.name, jpeg(p), "image/jpeg")) for p in photos])
+    assert response.status_code == 202, response.text
+    return response.json()["ids"]
+
+
+def test_replaying_an_enriched_event_changes_nothing(stack, gateway, db):
+    [iid] = upload_photos(gateway, [Photo("replay.jpg", (10, 120, 200), (0, 0, 0), (200, 150), gps=(1.5, -2.5, 3))])
+    poll(lambda: status(gateway, iid) == "enriched", 120, what="enrichment")
+    before = gateway.get(f"/images/{iid}").json()
+    index = open_index(stack)
+    points = index.count()
+    row = db.get_image(iid)
+    event = ImageEnriched(
+        id=iid, object_key=row["object_key"], source=row["source"], filename=row["filename"],
+        content_type=row["content_type"], size=row["size_bytes"], arrived_at=row["arrived_at"].isoformat(),
+        width=row["width"], height=row["height"], orientation=row["orientation"], exif=row["exif"],
+        tags={k: {"count": v["count"], "score": v["score"], "boxes": v["boxes"]} for k, v in row["tags"].items()},
+        tags_status=row["tags_status"], colors=row["colors"], vectors={"palette": [1.0] + [0.0] * 124})
+    for _ in range(2):
+        db.save_enriched(event)
+        index.upsert([{"id": iid, "vectors": event.vectors, "payload": {"orientation": row["orientation"]}}])
+    after = gateway.get(f"/images/{iid}").json()
+    assert after == before
+    assert index.count() == points
+    index.close()
+
+
+def test_a_dead_letter_replayed_is_stored_once(db):
+    letter = DeadLetter(image_id="f" * 32, stage="colors", reason="truncated image file", event={"id": "f" * 32},
+                        failed_at=datetime.now(timezone.utc).isoformat())
+    db.save_dead_letter(letter)
+    db.save_dead_letter(letter)
+    rows = [r for r in db.dead_letters(1000) if r["image_id"] == "f" * 32]
+    assert len(rows) == 1 and rows[0]["attempts"] == 1 and rows[0]["stage"] == "colors"
+
+
+def test_images_the_broker_forgot_are_redriven_from_postgres(stack, gateway, db):
+    """What `viewfinder up` does after a restart of the in-memory broker."""
+    data = jpeg(Photo("forgotten.jpg", (200, 200, 20), (0, 0, 0), (180, 120)))
+    iid = "ab" * 16
+    ObjectStore.from_settings(stack).put(f"originals/{iid}", data, "image/jpeg")
+    assert db.record_arrival(ImageArrived(id=iid, object_key=f"originals/{iid}", source="upload",
+                                          filename="forgotten.jpg", content_type="image/jpeg", size=len(data),
+                                          arrived_at=datetime.now(timezone.utc).isoformat()))
+    assert redrive(stack) >= 1
+    poll(lambda: status(gateway, iid) == "enriched", 120, what="the re-driven image")
+
+
+def test_a_worker_killed_mid_stream_loses_nothing(running_stack, gateway):
+    photos = [Photo(f"kill-{i}.jpg", (40 * i, 200 - 20 * i, 90), (250, 250, 250), (220 + i, 160)) for i in range(8)]
+    [worker] = [p for p in running_stack.processes if p.name.startswith("enrichment worker")]
+    ids = upload_photos(gateway, photos)
+    os.killpg(worker.proc.pid, signal.SIGKILL)
+    worker.proc.wait()
+    running_stack.processes.remove(worker)
+    running_stack.start_worker()
+    poll(lambda: all(status(gateway, i) == "enriched" for i in ids), 180, interval=1, what="all images after the kill")
+
+
+def test_cli_upload_prints_the_new_ids(stack):
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "cli.jpg"
+        path.write_bytes(jpeg(Photo("cli.jpg", (90, 30, 200), (0, 0, 0), (150, 100))))
+        out = subprocess.run([sys.executable, "-m", "viewfinder.cli", "upload", str(path)], capture_output=True,
+                             text=True, env={**os.environ, **stack.to_env()}, timeout=60)
+    assert out.returncode == 0, out.stderr
+    body = json.loads(out.stdout)
+    assert len(body["ids"]) == 1 and body["images"][0]["filename"] == "cli.jpg"
+
+
+def test_without_detector_weights_images_still_complete(tmp_path_factory):
+    """A second stack beside the first, with a model folder that does not exist."""
+    data_dir = Path(tempfile.mkdtemp(prefix="viewfinder-nomodel-"))
+    data_dir.chmod(0o755)
+    stack = Stack(stack_settings(data_dir, detr_model=str(data_dir / "no-such-model")))
+    try:
+        settings = stack.start()
+        import httpx
+        with httpx.Client(base_url=settings.gateway_url, timeout=60) as gateway:
+            ids = upload_photos(gateway, [Photo(f"nm-{i}.jpg", (200, 30 * i, 30), (0, 0, 0), (160, 120)) for i in range(3)])
+            poll(lambda: all(status(gateway, i) == "enriched" for i in ids), 120, what="images without a detector")
+            for iid in ids:
+                image = gateway.get(f"/images/{iid}").json()
+                assert image["tags_status"] == "unavailable" and image["tags"] is None
+                assert image["colors"] and image["exif"]
+        log = (data_dir / "logs" / "worker.log").read_text()
+        assert log.count("object detection unavailable") == 1
+        assert "no-such-model" in log
+    finally:
+        stack.stop()
+        import shutil
+        shutil.rmtree(data_dir, ignore_errors=True)
