@@ -28,7 +28,7 @@ class Settings:
     consumer_group: str = field(default="viewfinder", metadata={"doc": "Faust application id / consumer group"})
     broker_session_timeout: float = field(default=10.0, metadata={"doc": "consumer group session timeout, seconds"})
 
-    database_url: str = field(default="", metadata={"doc": "PostgreSQL DSN; empty: embedded private cluster"})
+    database_url: str = field(default="", metadata={"doc": "PostgreSQL DSN; empty: embedded private cluster", "secret": True})
 
     s3_endpoint: str = field(default="", metadata={"doc": "S3/MinIO host:port; empty: embedded SeaweedFS"})
     s3_bucket: str = field(default="viewfinder", metadata={"doc": "bucket for originals and thumbnails"})
@@ -73,6 +73,11 @@ class Settings:
             value = getattr(self, f.name)
             out[_env_name(f.name)] = ("1" if value else "0") if isinstance(value, bool) else str(value)
         return out
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={'***' if f.metadata.get('secret') and getattr(self, f.name) else repr(getattr(self, f.name))}"
+                          for f in fields(self))
+        return f"Settings({shown})"
 
     @property
     def gateway_url(self) -> str:
