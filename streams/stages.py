@@ -25,6 +25,7 @@ log = logging.getLogger("viewfinder.stages")
 
 RETRIES = 3
 COLOR_DECODE_SIDE = 256
+DETECT_DECODE_SIDE = round(settings.detr_size * 1333 / 800)  # DETR's own longest-side cap
 
 
 class Resources:
@@ -112,7 +113,14 @@ async def detect_objects(stream):
             data = await _original(event)
 
             def run():
-                return detector.detect([images.decode_rgb(data, max_side=None, max_pixels=settings.max_pixels)])[0]
+                # Decode only as large as the detector looks (draft mode makes that cheap), then
+                # put the boxes back into the displayed image's pixels.
+                image = images.decode_rgb(data, max_side=DETECT_DECODE_SIDE, max_pixels=settings.max_pixels)
+                tags = detector.detect([image])[0]
+                scale = event.width / image.width
+                for tag in tags.values():
+                    tag["boxes"] = [[round(v * scale) for v in box] for box in tag["boxes"]]
+                return tags
             tags = await asyncio.to_thread(run)
             return ObjectsDetected(**event.asdict(), tags=tags, tags_status="ok")
         out = await _with_retries("detect", event, work)

@@ -114,7 +114,9 @@ def test_tags_come_from_the_detector(uploaded):
         assert img["tags_status"] == "ok"
         assert img["tags"], photo.name
         for label, tag in img["tags"].items():
-            assert tag["count"] >= 1 and 0 <= tag["score"] <= 1
+            assert tag["count"] == len(tag["boxes"]) >= 1 and 0 <= tag["score"] <= 1
+            for x0, y0, x1, y1 in tag["boxes"]:  # in the stored image's pixels, not the detector's
+                assert 0 <= x0 <= x1 <= img["width"] + 1 and 0 <= y0 <= y1 <= img["height"] + 1
 
 
 def enriched_and_points(stack) -> tuple[int, int]:
