@@ -91,77 +91,80 @@ async def _original(event) -> bytes:
     return await asyncio.to_thread(resources.store.get, event.object_key)
 
 
+async def _run(stream, stage: str, compute, out_topic=None) -> None:
+    async for event in stream:
+        out = await _with_retries(stage, event, lambda: compute(event))
+        if out_topic is not None and out is not None:
+            await out_topic.send(key=event.id, value=out)
+
+
+async def _exif(event) -> ExifExtracted:
+    result = await asyncio.to_thread(exif.extract, await _original(event), settings.max_pixels)
+    return ExifExtracted(**event.asdict(), width=result.width, height=result.height,
+                         orientation=result.orientation, exif=result.exif)
+
+
+async def _detect(event) -> ObjectsDetected:
+    detector = await resources.detector()
+    if detector is None:
+        return ObjectsDetected(**event.asdict(), tags=None, tags_status="unavailable")
+    data = await _original(event)
+
+    def run():
+        # Decode only as large as the detector looks (draft mode makes that cheap), then
+        # put the boxes back into the displayed image's pixels.
+        image = images.decode_rgb(data, max_side=DETECT_DECODE_SIDE, max_pixels=settings.max_pixels)
+        tags = detector.detect([image])[0]
+        scale = event.width / image.width
+        for tag in tags.values():
+            tag["boxes"] = [[round(v * scale) for v in box] for box in tag["boxes"]]
+        return tags
+    return ObjectsDetected(**event.asdict(), tags=await asyncio.to_thread(run), tags_status="ok")
+
+
+async def _colors(event) -> ColorsExtracted:
+    data = await _original(event)
+
+    def run():
+        image = images.decode_rgb(data, max_side=COLOR_DECODE_SIDE, max_pixels=settings.max_pixels)
+        return [s.as_dict() for s in colors.dominant_colors(image)]
+    return ColorsExtracted(**event.asdict(), colors=await asyncio.to_thread(run))
+
+
+async def _embed(event) -> ImageEnriched:
+    return ImageEnriched(**event.asdict(), vectors=await asyncio.to_thread(embedding.vectors, event.colors))
+
+
+async def _store(event) -> None:
+    # Vectors first, PostgreSQL last: status 'enriched' means everything is stored.
+    point = {"id": event.id, "vectors": event.vectors, "payload": embedding.payload(event)}
+    await asyncio.to_thread(resources.index.upsert, [point])
+    await asyncio.to_thread(resources.db.save_enriched, event)
+
+
 @app.agent(arrived, name="viewfinder.stage.exif")
 async def extract_exif(stream):
-    async for event in stream:
-        async def work():
-            result = await asyncio.to_thread(exif.extract, await _original(event), settings.max_pixels)
-            return ExifExtracted(**event.asdict(), width=result.width, height=result.height,
-                                 orientation=result.orientation, exif=result.exif)
-        out = await _with_retries("exif", event, work)
-        if out is not None:
-            await exif_extracted.send(key=event.id, value=out)
+    await _run(stream, "exif", _exif, exif_extracted)
 
 
 @app.agent(exif_extracted, name="viewfinder.stage.detect")
 async def detect_objects(stream):
-    async for event in stream:
-        async def work():
-            detector = await resources.detector()
-            if detector is None:
-                return ObjectsDetected(**event.asdict(), tags=None, tags_status="unavailable")
-            data = await _original(event)
-
-            def run():
-                # Decode only as large as the detector looks (draft mode makes that cheap), then
-                # put the boxes back into the displayed image's pixels.
-                image = images.decode_rgb(data, max_side=DETECT_DECODE_SIDE, max_pixels=settings.max_pixels)
-                tags = detector.detect([image])[0]
-                scale = event.width / image.width
-                for tag in tags.values():
-                    tag["boxes"] = [[round(v * scale) for v in box] for box in tag["boxes"]]
-                return tags
-            tags = await asyncio.to_thread(run)
-            return ObjectsDetected(**event.asdict(), tags=tags, tags_status="ok")
-        out = await _with_retries("detect", event, work)
-        if out is not None:
-            await objects_detected.send(key=event.id, value=out)
+    await _run(stream, "detect", _detect, objects_detected)
 
 
 @app.agent(objects_detected, name="viewfinder.stage.colors")
 async def extract_colors(stream):
-    async for event in stream:
-        async def work():
-            data = await _original(event)
-
-            def run():
-                image = images.decode_rgb(data, max_side=COLOR_DECODE_SIDE, max_pixels=settings.max_pixels)
-                return [s.as_dict() for s in colors.dominant_colors(image)]
-            return ColorsExtracted(**event.asdict(), colors=await asyncio.to_thread(run))
-        out = await _with_retries("colors", event, work)
-        if out is not None:
-            await colors_extracted.send(key=event.id, value=out)
+    await _run(stream, "colors", _colors, colors_extracted)
 
 
 @app.agent(colors_extracted, name="viewfinder.stage.embed")
 async def embed(stream):
-    async for event in stream:
-        async def work():
-            return ImageEnriched(**event.asdict(), vectors=await asyncio.to_thread(embedding.vectors, event.colors))
-        out = await _with_retries("embed", event, work)
-        if out is not None:
-            await enriched.send(key=event.id, value=out)
+    await _run(stream, "embed", _embed, enriched)
 
 
 @app.agent(enriched, name="viewfinder.sink.images")
 async def sink_images(stream):
-    async for event in stream:
-        async def work():
-            # Vectors first, PostgreSQL last: status 'enriched' means everything is stored.
-            point = {"id": event.id, "vectors": event.vectors, "payload": embedding.payload(event)}
-            await asyncio.to_thread(resources.index.upsert, [point])
-            await asyncio.to_thread(resources.db.save_enriched, event)
-        await _with_retries("sink", event, work)
+    await _run(stream, "sink", _store)
 
 
 @app.agent(dead_letters, name="viewfinder.sink.deadletters")
