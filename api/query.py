@@ -115,7 +115,7 @@ async def recommend(request: web.Request) -> web.Response:
     services = request.app["services"]
     try:
         body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except ValueError:  # bad JSON, bad UTF-8, or numbers Python refuses to parse
         raise web.HTTPBadRequest(text="body must be a JSON object of preferences") from None
     try:
         prefs = ranking.parse_preferences(body)

@@ -106,7 +106,9 @@ def score(prefs: Preferences, payload: dict, resolved: dict[str, str | None]) ->
     if prefs.tags:
         present = set(payload.get("tags") or [])
         matched = sorted({label for label in labels if label in present})
-        parts.append(len(matched) / len(prefs.tags))
+        # "dog" and "dogs" ask for one thing; a word nothing resolved to still counts as unmet.
+        wanted = len(set(labels)) + sum(1 for label in resolved.values() if label is None)
+        parts.append(len(matched) / wanted)
         why["tags"] = {"matched": matched, "missing": sorted(set(labels) - present),
                        "unresolved": [w for w, label in resolved.items() if label is None]}
     if prefs.make:

@@ -84,7 +84,9 @@ class QdrantIndex:
         from qdrant_client import QdrantClient, models
 
         self.models = models
-        self.client = QdrantClient(url=url, api_key=api_key or None)
+        # ":memory:" is qdrant-client's local mode: the same API without a server (tests).
+        self.client = (QdrantClient(location=url) if url == ":memory:"
+                       else QdrantClient(url=url, api_key=api_key or None))
         self.collection = collection
 
     def ensure(self) -> None:

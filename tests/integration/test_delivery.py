@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+import httpx
 import pytest
 
 from connectors.objectstore import ObjectStore
@@ -19,6 +21,7 @@ from connectors.vectors import open_index
 from schemas.records import DeadLetter, ImageArrived, ImageEnriched
 from tests.conftest import poll, stack_settings
 from tests.photos import Photo, jpeg
+from viewfinder.embedded.process import free_port
 from viewfinder.stack import Stack, redrive
 
 
@@ -105,16 +108,17 @@ def test_cli_upload_prints_the_new_ids(stack):
     assert len(body["ids"]) == 1 and body["images"][0]["filename"] == "cli.jpg"
 
 
-def test_without_detector_weights_images_still_complete(tmp_path_factory):
-    """A second stack beside the first, with a model folder that does not exist."""
+def test_without_detector_weights_images_still_complete_and_data_outlives_restarts():
+    """A second stack beside the first, with a model folder that does not exist; then the
+    same data dir started again."""
     data_dir = Path(tempfile.mkdtemp(prefix="viewfinder-nomodel-"))
     data_dir.chmod(0o755)
-    stack = Stack(stack_settings(data_dir, detr_model=str(data_dir / "no-such-model")))
+    settings = stack_settings(data_dir, detr_model=str(data_dir / "no-such-model"))
+    stack = Stack(settings)
     try:
-        settings = stack.start()
-        import httpx
-        with httpx.Client(base_url=settings.gateway_url, timeout=60) as gateway:
-            ids = upload_photos(gateway, [Photo(f"nm-{i}.jpg", (200, 30 * i, 30), (0, 0, 0), (160, 120)) for i in range(3)])
+        with httpx.Client(base_url=stack.start().gateway_url, timeout=60) as gateway:
+            photos = [Photo(f"nm-{i}.jpg", (200, 30 * i, 30), (0, 0, 0), (160, 120)) for i in range(3)]
+            ids = upload_photos(gateway, photos)
             poll(lambda: all(status(gateway, i) == "enriched" for i in ids), 120, what="images without a detector")
             for iid in ids:
                 image = gateway.get(f"/images/{iid}").json()
@@ -123,7 +127,16 @@ def test_without_detector_weights_images_still_complete(tmp_path_factory):
         log = (data_dir / "logs" / "worker.log").read_text()
         assert log.count("object detection unavailable") == 1
         assert "no-such-model" in log
+        stack.stop()
+
+        stack = Stack(settings.replace(port=free_port()))
+        with httpx.Client(base_url=stack.start().gateway_url, timeout=60) as gateway:
+            for photo, iid in zip(photos, ids):
+                assert status(gateway, iid) == "enriched"
+                assert gateway.get(f"/cdn/show/{iid}").content == jpeg(photo)
+            index = open_index(stack.settings)
+            assert index.count() == len(ids)
+            index.close()
     finally:
         stack.stop()
-        import shutil
         shutil.rmtree(data_dir, ignore_errors=True)

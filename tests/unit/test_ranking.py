@@ -242,3 +242,12 @@ def test_score_does_not_depend_on_colour_order():
 def test_every_score_is_within_zero_and_one(body, item):
     value, _ = ranked(body, item)
     assert 0.0 <= value <= 1.0
+
+
+def test_words_resolving_to_one_label_count_once():
+    prefs = parse_preferences({"tags": ["dog", "dogs"]})
+    value, why = score(prefs, {"tags": ["dog"]}, resolve_tags(prefs.tags))
+    assert value == 1.0 and why["tags"]["matched"] == ["dog"]
+    prefs = parse_preferences({"tags": ["dog", "unicorn"]})
+    value, why = score(prefs, {"tags": ["dog"]}, resolve_tags(prefs.tags))
+    assert value == 0.5 and why["tags"]["unresolved"] == ["unicorn"]

@@ -1,0 +1,62 @@
+"""The two engines behind `VectorIndex` answer alike: Qdrant's in-process engine (embedded
+default) and qdrant-client (the Qdrant server in production; its local mode here)."""
+from __future__ import annotations
+
+import random
+import uuid
+
+import pytest
+
+from connectors.vectors import EdgeIndex, QdrantIndex
+from schemas.vectors import VECTORS
+
+DIM = VECTORS["palette"]
+
+
+def points(n: int = 300) -> list[dict]:
+    rng = random.Random(7)
+    return [{"id": uuid.UUID(int=rng.getrandbits(128)).hex,
+             "vectors": {"palette": [rng.random() for _ in range(DIM)]},
+             "payload": {"orientation": rng.choice(["landscape", "portrait", "square"]),
+                         "make": rng.choice(["canon", "sony", None]),
+                         "tags": rng.sample(["dog", "cat", "car", "tree"], rng.randint(0, 2)),
+                         "width": rng.randint(100, 4000)}} for _ in range(n)]
+
+
+@pytest.fixture(params=["edge", "qdrant-client"])
+def index(request, tmp_path):
+    engine = EdgeIndex(tmp_path / "shard") if request.param == "edge" else QdrantIndex(":memory:", "images")
+    engine.ensure()
+    yield engine
+    engine.close()
+
+
+def brute_force(data, query, must, limit):
+    def matches(p):
+        for key, value in must.items():
+            actual = p["payload"].get(key)
+            wanted = value if isinstance(value, list) else [value]
+            have = actual if isinstance(actual, list) else [actual]
+            if not set(wanted) & set(have):
+                return False
+        return True
+
+    def cosine(a, b):
+        dot = sum(x * y for x, y in zip(a, b))
+        return dot / (sum(x * x for x in a) ** 0.5 * sum(y * y for y in b) ** 0.5)
+    ranked = sorted((p for p in data if matches(p)), key=lambda p: -cosine(p["vectors"]["palette"], query))
+    return [p["id"] for p in ranked[:limit]]
+
+
+@pytest.mark.filterwarnings("ignore:Payload indexes have no effect")
+def test_filtered_search_matches_brute_force(index):
+    data = points()
+    index.upsert(data)
+    index.upsert(data[:50])  # upserting again keeps one point per id
+    assert index.count() == len(data)
+    rng = random.Random(3)
+    for must in [{}, {"orientation": "landscape"}, {"make": "canon", "tags": ["dog", "cat"]}]:
+        query = [rng.random() for _ in range(DIM)]
+        hits = index.search("palette", query, must, 10)
+        assert [h["id"] for h in hits] == brute_force(data, query, must, 10)
+        assert all(h["payload"]["orientation"] == must.get("orientation", h["payload"]["orientation"]) for h in hits)
