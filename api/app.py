@@ -50,12 +50,23 @@ def create_app(settings: Settings, services: Services | None = None) -> web.Appl
         yield
         await asyncio.to_thread(app["services"].close)
 
+    async def cancel_gathering(app):
+        yield
+        task = app["gather"].get("task")
+        if task is not None and not task.done():
+            task.cancel()  # a re-run resumes where this one stopped
+
+    app["gather"] = {}
     app.cleanup_ctx.append(open_services)
+    app.cleanup_ctx.append(cancel_gathering)
     r = app.router
     r.add_get("/api/v1/health", _health(sorted({n for names in HEALTH.values() for n in names})))
     for service, names in HEALTH.items():
         r.add_get(f"/{service}/api/v1/health", _health(names))
     r.add_post("/gather/uploads", gather.uploads)
+    r.add_route("GET", "/gather/download", gather.download)
+    r.add_route("POST", "/gather/download", gather.download)
+    r.add_get("/gather/status", gather.status)
     r.add_get("/images/{id}", query.image)
     r.add_get("/cdn/show/{id}", query.show)
     r.add_post("/recommend/recommend", query.recommend)

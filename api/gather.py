@@ -1,45 +1,18 @@
-"""Uploads: original bytes to the object store unchanged (EXIF and all), a row in
-PostgreSQL, an arrival event on Kafka."""
+"""The gather service: uploads (original bytes to the object store unchanged, EXIF and all,
+a row in PostgreSQL, an arrival event on Kafka), Unsplash dataset runs, and their progress."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
-from datetime import datetime, timezone
 
 from aiohttp import web
 
-from schemas.records import ImageArrived
+from connectors.unsplash import metadata
+from connectors.unsplash.job import GatherJob
 from streams.enrich import BadImage
-from streams.enrich.images import identify
 
-CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif",
-                 "TIFF": "image/tiff", "BMP": "image/bmp", "MPO": "image/jpeg"}
+from .query import json_response
+
 MAX_FILES = 100
-
-
-def image_id(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()[:32]
-
-
-def accept(services, data: bytes, filename: str | None, source: str = "upload") -> tuple[str, bool]:
-    """Store one image and announce it. Returns (id, is_new). Raises BadImage."""
-    s = services.settings
-    if len(data) > s.max_upload_bytes:
-        raise BadImage(f"file larger than {s.max_upload_bytes} bytes")
-    fmt, _, _ = identify(data, s.max_pixels)
-    content_type = CONTENT_TYPES.get(fmt)
-    if content_type is None:
-        raise BadImage(f"unsupported image format {fmt}")
-    iid = image_id(data)
-    key = f"originals/{iid}"
-    if not services.store.exists(key):
-        services.store.put(key, data, content_type)
-    event = ImageArrived(id=iid, object_key=key, source=source, filename=filename, content_type=content_type,
-                         size=len(data), arrived_at=datetime.now(timezone.utc).isoformat())
-    is_new = services.db.record_arrival(event)
-    if is_new:
-        services.publisher.publish("viewfinder.images.arrived", iid, event)
-    return iid, is_new
 
 
 async def uploads(request: web.Request) -> web.Response:
@@ -66,14 +39,64 @@ async def uploads(request: web.Request) -> web.Response:
             rejected.append({"filename": part.filename, "reason": f"file larger than {limit} bytes"})
             continue
         try:
-            iid, is_new = await asyncio.to_thread(accept, services, bytes(data), part.filename)
+            iid, duplicate = await asyncio.to_thread(services.ingestor.accept, bytes(data), part.filename, "upload")
         except BadImage as exc:
             rejected.append({"filename": part.filename, "reason": str(exc)})
             continue
-        accepted.append({"id": iid, "filename": part.filename, "duplicate": not is_new})
+        accepted.append({"id": iid, "filename": part.filename, "duplicate": duplicate})
     if accepted:
         await asyncio.to_thread(services.publisher.flush)
     if not accepted and not rejected:
         raise web.HTTPBadRequest(text="no `files` field in the upload")
     body = {"ids": [a["id"] for a in accepted], "images": accepted, "rejected": rejected}
     return web.json_response(body, status=202 if accepted else 422)
+
+
+def _int(params, name: str, default, low: int, high: int):
+    raw = params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise web.HTTPBadRequest(text=f"{name} must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise web.HTTPBadRequest(text=f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+async def download(request: web.Request) -> web.Response:
+    """Start gathering the Unsplash Lite dataset (a folder on the gateway's machine or a zip URL)."""
+    services, state = request.app["services"], request.app["gather"]
+    params = dict(request.query)
+    if request.method == "POST" and request.can_read_body and request.content_type == "application/json":
+        try:
+            body = await request.json()
+        except ValueError:
+            raise web.HTTPBadRequest(text="body must be a JSON object") from None
+        if not isinstance(body, dict):
+            raise web.HTTPBadRequest(text="body must be a JSON object")
+        params.update({k: v for k, v in body.items() if v is not None})
+    location = params.get("dataset")
+    if not location:
+        raise web.HTTPBadRequest(text="say which dataset: ?dataset=FOLDER or the URL of its zip")
+    running = state.get("task")
+    if running is not None and not running.done():
+        return json_response({"error": "a gathering run is in progress", "gather": state["job"].progress.snapshot()},
+                             status=409)
+    job = GatherJob(services.db, services.ingestor, services.settings.data_dir / "datasets", str(location),
+                    limit=_int(params, "limit", None, 1, 10_000_000), width=_int(params, "width", 1080, 16, 8000),
+                    concurrency=_int(params, "concurrency", 16, 1, 256))
+    state["job"], state["task"] = job, asyncio.create_task(job.run())
+    return json_response({"gather": job.progress.snapshot()}, status=202)
+
+
+async def status(request: web.Request) -> web.Response:
+    services, state = request.app["services"], request.app["gather"]
+    job = state.get("job")
+    db = services.db
+    pipeline, downloads, failures, dead = await asyncio.gather(
+        asyncio.to_thread(db.pipeline_status), asyncio.to_thread(metadata.download_counts, db),
+        asyncio.to_thread(metadata.failures, db), asyncio.to_thread(db.dead_letters, 20))
+    return json_response({"gather": job.progress.snapshot() if job else None, "pipeline": pipeline,
+                          "downloads": {**downloads, "recent_failures": failures}, "dead_letters": dead})

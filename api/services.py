@@ -5,6 +5,7 @@ import asyncio
 from dataclasses import dataclass
 
 from connectors import kafka
+from connectors.ingest import Ingestor
 from connectors.objectstore import ObjectStore
 from connectors.postgres import Database
 from connectors.vectors import VectorIndex, open_index
@@ -23,6 +24,10 @@ class Services:
     def open(cls, settings: Settings) -> "Services":
         return cls(settings, Database(settings.database_url, maxconn=16), ObjectStore.from_settings(settings),
                    open_index(settings), kafka.EventPublisher(settings.broker))
+
+    @property
+    def ingestor(self) -> Ingestor:
+        return Ingestor(self.store, self.db, self.publisher, self.settings.max_upload_bytes, self.settings.max_pixels)
 
     def close(self) -> None:
         self.publisher.flush(5)

@@ -53,18 +53,22 @@ class Database:
         return applied
 
     # -- writes -------------------------------------------------------------
-    def record_arrival(self, event) -> bool:
-        """True when the image is new (or failed before and is being tried again)."""
+    def record_arrival(self, event) -> str | None:
+        """The image's status before this arrival (None: new). A failed image is tried again."""
         with self.cursor() as cur:
             cur.execute(
                 """INSERT INTO images (id, source, filename, content_type, size_bytes, object_key, arrived_at)
                    VALUES (%(id)s, %(source)s, %(filename)s, %(content_type)s, %(size)s, %(object_key)s, %(arrived_at)s)
-                   ON CONFLICT (id) DO UPDATE SET status = 'arrived', error = NULL
-                     WHERE images.status = 'failed'
-                   RETURNING id""",
+                   ON CONFLICT (id) DO NOTHING RETURNING id""",
                 event.asdict(),
             )
-            return cur.fetchone() is not None
+            if cur.fetchone() is not None:
+                return None
+            cur.execute("SELECT status FROM images WHERE id = %s FOR UPDATE", (event.id,))
+            prior = cur.fetchone()["status"]
+            if prior == "failed":
+                cur.execute("UPDATE images SET status = 'arrived', error = NULL WHERE id = %s", (event.id,))
+            return prior
 
     def save_enriched(self, event) -> None:
         exif = event.exif or {}
@@ -142,6 +146,17 @@ class Database:
             counts = {"arrived": 0, "enriched": 0, "failed": 0}
             counts.update({r["status"]: r["n"] for r in cur.fetchall()})
             return counts
+
+    def pipeline_status(self) -> dict:
+        with self.cursor() as cur:
+            cur.execute("""SELECT count(*) FILTER (WHERE enriched_at > now() - interval '60 seconds') AS last_minute
+                           FROM images""")
+            last_minute = cur.fetchone()["last_minute"]
+            cur.execute("SELECT stage, count(*) AS n FROM dead_letters GROUP BY stage ORDER BY stage")
+            failed_by_stage = {r["stage"]: r["n"] for r in cur.fetchall()}
+        counts = self.status_counts()
+        return {**counts, "in_flight": counts["arrived"], "enriched_per_s": round(last_minute / 60, 2),
+                "failed_by_stage": failed_by_stage}
 
     def dead_letters(self, limit: int = 100) -> list[dict]:
         with self.cursor() as cur:

@@ -7,6 +7,7 @@ import logging
 import mimetypes
 import signal
 import sys
+import time
 from pathlib import Path
 
 from .settings import Settings
@@ -111,6 +112,54 @@ def cmd_upload(args, settings: Settings) -> int:
     return 0 if not result["rejected"] else 1
 
 
+def _bar(g: dict, width: int = 30) -> str:
+    total, done = g["total"], g["done"]
+    filled = int(width * done / total) if total else 0
+    eta = g["eta_s"]
+    eta_text = "--:--" if eta is None else f"{int(eta) // 60:02d}:{int(eta) % 60:02d}"
+    return (f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total}  stored {g['stored']}  "
+            f"skipped {g['already_stored']}  failed {g['failed']}  retries {g['retries']}  "
+            f"{g['rate_per_s']:.1f}/s  eta {eta_text}")
+
+
+def cmd_gather(args, settings: Settings) -> int:
+    import httpx
+
+    gateway = args.gateway or settings.gateway_url
+    location = args.dataset
+    if not location.startswith(("http://", "https://")):
+        location = str(Path(location).expanduser().resolve())  # the gateway reads it, maybe from elsewhere
+    params = {"dataset": location, "width": args.width, "concurrency": args.concurrency, "limit": args.limit}
+    with httpx.Client(base_url=gateway, timeout=30) as client:
+        response = client.post("/gather/download", json=params)
+        if response.status_code not in (202, 409):
+            print(f"error: HTTP {response.status_code}: {response.text}", file=sys.stderr)
+            return 1
+        if response.status_code == 409:
+            print("a gathering run is already in progress; following it", file=sys.stderr)
+        tty = sys.stderr.isatty()
+        while True:
+            status = client.get("/gather/status").json()
+            g = status["gather"]
+            if g["phase"] == "downloading" or g["phase"] in ("done", "failed"):
+                line = _bar(g)
+            else:
+                line = f"{g['phase']} …"
+            print(("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
+            if g["phase"] in ("done", "failed"):
+                break
+            time.sleep(0.5 if tty else 5)
+    print(file=sys.stderr)
+    if g["phase"] == "failed":
+        print(f"error: {g['error']}", file=sys.stderr)
+        return 1
+    summary = {name: {k: t[k] for k in ("rows", "inserted", "dropped")} for name, t in g["tables"].items()}
+    print(json.dumps({"stored": g["stored"], "already_stored": g["already_stored"], "failed": g["failed"],
+                      "retries": g["retries"], "tables": summary,
+                      "recent_failures": status["downloads"]["recent_failures"]}, indent=2, default=str))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="viewfinder", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -130,6 +179,15 @@ def main(argv: list[str] | None = None) -> int:
     upl.add_argument("files", nargs="+", type=Path)
     upl.add_argument("--gateway", help="gateway URL (default: http://VIEWFINDER_HOST:VIEWFINDER_PORT)")
     upl.set_defaults(func=cmd_upload)
+    gather = sub.add_parser("gather", help="ingest a dataset through the running gateway")
+    gather_sources = gather.add_subparsers(dest="source", required=True)
+    unsplash = gather_sources.add_parser("unsplash", help="the Unsplash Lite dataset")
+    unsplash.add_argument("--dataset", required=True, help="folder of the Lite files, or the URL of its zip")
+    unsplash.add_argument("--limit", type=int, help="at most this many photos (the first by photo id)")
+    unsplash.add_argument("--width", type=int, default=1080, help="download width in pixels (default 1080)")
+    unsplash.add_argument("--concurrency", type=int, default=16, help="parallel downloads (default 16)")
+    unsplash.add_argument("--gateway", help="gateway URL (default: http://VIEWFINDER_HOST:VIEWFINDER_PORT)")
+    unsplash.set_defaults(func=cmd_gather)
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()

@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 
 from connectors import kafka
+from connectors.ingest import Ingestor
 from connectors.objectstore import ObjectStore
 from connectors.postgres import Database
 from connectors.vectors import open_index
-from schemas.records import ImageArrived
 
 from .embedded import broker, index, objectstore, postgres
 from .embedded.process import ManagedProcess, ServiceFailed
@@ -42,27 +42,13 @@ def prepare(settings: Settings) -> None:
 
 
 def redrive(settings: Settings) -> int:
-    """Re-publish arrivals of images whose enrichment never finished.
-
-    The embedded broker keeps its log in memory, so after a restart PostgreSQL is the
-    only record of work in flight. Replays are harmless: every sink is idempotent.
-    """
+    """Re-publish arrivals of images whose enrichment never finished (see Ingestor.redrive)."""
     db = Database(settings.database_url, maxconn=1)
-    publisher = kafka.EventPublisher(settings.broker)
-    count, after = 0, ""
     try:
-        while rows := db.images_by_status("arrived", limit=1000, after=after):
-            for row in rows:
-                event = ImageArrived(id=row["id"], object_key=row["object_key"], source=row["source"],
-                                     filename=row["filename"], content_type=row["content_type"], size=row["size"],
-                                     arrived_at=row["arrived_at"].isoformat())
-                publisher.publish("viewfinder.images.arrived", row["id"], event)
-                count += 1
-            after = rows[-1]["id"]
-        publisher.flush()
+        return Ingestor(None, db, kafka.EventPublisher(settings.broker), settings.max_upload_bytes,
+                        settings.max_pixels).redrive()
     finally:
         db.close()
-    return count
 
 
 class Stack:
@@ -110,12 +96,16 @@ class Stack:
 
     def start_app(self) -> None:
         self.start_worker()
-        gateway = self._child("gateway (aiohttp)", "api", "gateway.log")
-        health = f"{self.settings.gateway_url}/api/v1/health"
-        gateway.wait_until(lambda: httpx.get(health, timeout=5).status_code == 200, 60, "healthy")
+        self.start_gateway()
         redriven = redrive(self.settings)
         if redriven:
             log.warning("re-driving %d image(s) whose enrichment had not finished", redriven)
+
+    def start_gateway(self) -> ManagedProcess:
+        gateway = self._child("gateway (aiohttp)", "api", "gateway.log")
+        health = f"{self.settings.gateway_url}/api/v1/health"
+        gateway.wait_until(lambda: httpx.get(health, timeout=5).status_code == 200, 60, "healthy")
+        return gateway
 
     def start_worker(self) -> ManagedProcess:
         return self._child("enrichment worker (faust)", "worker", "worker.log")

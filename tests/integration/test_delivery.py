@@ -79,9 +79,9 @@ def test_images_the_broker_forgot_are_redriven_from_postgres(stack, gateway, db)
     data = jpeg(Photo("forgotten.jpg", (200, 200, 20), (0, 0, 0), (180, 120)))
     iid = "ab" * 16
     ObjectStore.from_settings(stack).put(f"originals/{iid}", data, "image/jpeg")
-    assert db.record_arrival(ImageArrived(id=iid, object_key=f"originals/{iid}", source="upload",
-                                          filename="forgotten.jpg", content_type="image/jpeg", size=len(data),
-                                          arrived_at=datetime.now(timezone.utc).isoformat()))
+    arrival = ImageArrived(id=iid, object_key=f"originals/{iid}", source="upload", filename="forgotten.jpg",
+                           content_type="image/jpeg", size=len(data), arrived_at=datetime.now(timezone.utc).isoformat())
+    assert db.record_arrival(arrival) is None  # new to the database, never published
     assert redrive(stack) >= 1
     poll(lambda: status(gateway, iid) == "enriched", 120, what="the re-driven image")
 

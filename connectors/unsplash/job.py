@@ -1,0 +1,161 @@
+"""One gathering run: the dataset's metadata into PostgreSQL, then its photos through the
+ingestor, with progress a person can follow."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import time
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import aiohttp
+from yarl import URL
+
+from streams.enrich import BadImage
+
+from . import dataset, metadata
+from .download import Fetcher, FetchFailed, sized
+
+log = logging.getLogger("viewfinder.gather")
+
+
+@dataclass
+class Progress:
+    dataset: str
+    phase: str = "starting"        # starting → metadata → downloading → done | failed
+    total: int = 0                 # photos this run is responsible for
+    already_stored: int = 0        # of those, stored by an earlier run
+    stored: int = 0
+    failed: int = 0
+    retries: int = 0
+    bytes: int = 0
+    error: str | None = None
+    tables: dict = field(default_factory=dict)
+    started: float = field(default_factory=time.time)
+    downloading_since: float | None = None
+    finished: float | None = None
+
+    @property
+    def done(self) -> int:
+        return self.already_stored + self.stored + self.failed
+
+    def snapshot(self) -> dict:
+        out = asdict(self)
+        now = self.finished or time.time()
+        elapsed = now - (self.downloading_since or now)
+        rate = self.stored / elapsed if elapsed > 0 else 0.0
+        remaining = max(0, self.total - self.done)
+        out.update(done=self.done, remaining=remaining, rate_per_s=round(rate, 2),
+                   eta_s=round(remaining / rate, 1) if rate > 0 and remaining else (0.0 if not remaining else None),
+                   elapsed_s=round(now - self.started, 1))
+        return out
+
+
+async def fetch_dataset(location: str, workdir: Path, session: aiohttp.ClientSession) -> Path:
+    """A folder as it is, or the URL of the dataset's zip, downloaded and unpacked once."""
+    if not location.startswith(("http://", "https://")):
+        folder = Path(location).expanduser().resolve()
+        if not folder.is_dir():
+            raise dataset.DatasetError(f"{location}: no such folder")
+        return folder
+    name = Path(URL(location).path).stem or "dataset"
+    target = workdir / name
+    if (target / ".complete").exists():
+        return _content_root(target)
+    workdir.mkdir(parents=True, exist_ok=True)
+    archive = workdir / f"{name}.zip.part"
+    async with session.get(location, timeout=aiohttp.ClientTimeout(total=None, sock_read=60)) as response:
+        if response.status != 200:
+            raise dataset.DatasetError(f"{location}: HTTP {response.status}")
+        with open(archive, "wb") as out:
+            async for chunk in response.content.iter_chunked(1 << 20):
+                out.write(chunk)
+
+    def unpack():
+        shutil.rmtree(target, ignore_errors=True)
+        try:
+            with zipfile.ZipFile(archive) as zf:
+                zf.extractall(target)
+        except zipfile.BadZipFile:
+            raise dataset.DatasetError(f"{location}: not a zip archive") from None
+        finally:
+            archive.unlink(missing_ok=True)
+        (target / ".complete").touch()
+    await asyncio.to_thread(unpack)
+    return _content_root(target)
+
+
+def _content_root(folder: Path) -> Path:
+    entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
+    return entries[0] if len(entries) == 1 and entries[0].is_dir() else folder
+
+
+class GatherJob:
+    def __init__(self, db, ingestor, workdir: Path, location: str, limit: int | None = None,
+                 width: int = 1080, concurrency: int = 16, fetcher_options: dict | None = None):
+        self.db, self.ingestor, self.workdir = db, ingestor, workdir
+        self.location, self.limit, self.width, self.concurrency = location, limit, width, concurrency
+        self.fetcher_options = fetcher_options or {}
+        self.progress = Progress(dataset=location)
+
+    async def run(self) -> Progress:
+        p = self.progress
+        try:
+            async with aiohttp.ClientSession(headers={"User-Agent": "viewfinder-gatherer"}) as session:
+                folder = await fetch_dataset(self.location, self.workdir, session)
+                p.phase = "metadata"
+                reports, photo_ids = await asyncio.to_thread(metadata.load, self.db, folder)
+                p.tables = {name: r.as_dict() for name, r in reports.items()}
+                # A run killed between storing a photo and flushing its event left it 'arrived'.
+                await asyncio.to_thread(self.ingestor.redrive)
+                pending, p.already_stored = await asyncio.to_thread(
+                    metadata.photos_to_fetch, self.db, photo_ids, self.limit)
+                p.total = len(pending) + p.already_stored
+                p.phase, p.downloading_since = "downloading", time.time()
+                await self._download(session, pending)
+            p.phase = "done"
+        except dataset.DatasetError as exc:
+            p.phase, p.error = "failed", str(exc)
+        except Exception as exc:
+            log.exception("gathering %s failed", self.location)
+            p.phase, p.error = "failed", f"{type(exc).__name__}: {exc}"
+        finally:
+            p.finished = time.time()
+            await asyncio.to_thread(self.ingestor.publisher.flush)
+        return p
+
+    async def _download(self, session, pending: list[dict]) -> None:
+        fetcher = Fetcher(session, max_bytes=self.ingestor.max_bytes, **self.fetcher_options)
+        queue: asyncio.Queue = asyncio.Queue()
+        for row in pending:
+            queue.put_nowait(row)
+
+        async def worker():
+            while not queue.empty():
+                row = queue.get_nowait()
+                await self._one(fetcher, row)
+                self.progress.retries = fetcher.retries
+
+        await asyncio.gather(*(worker() for _ in range(max(1, self.concurrency))))
+
+    async def _one(self, fetcher: Fetcher, row: dict) -> None:
+        photo_id = row["photo_id"]
+        try:
+            data = await fetcher.get(sized(row["photo_image_url"], self.width))
+            image_id, _ = await asyncio.to_thread(self.ingestor.accept, data, f"{photo_id}.jpg", "unsplash")
+        except (FetchFailed, BadImage) as exc:
+            reason = str(exc)
+        except Exception as exc:  # one photo's trouble never stops the run
+            log.warning("photo %s: %s", photo_id, exc)
+            reason = f"{type(exc).__name__}: {exc}"
+        else:
+            reason = None
+        if reason is not None:
+            await asyncio.to_thread(metadata.mark_failed, self.db, photo_id, reason)
+            self.progress.failed += 1
+            return
+        await asyncio.to_thread(metadata.mark_stored, self.db, photo_id, image_id)
+        self.progress.stored += 1
+        self.progress.bytes += len(data)

@@ -1,0 +1,119 @@
+"""The dataset's own metadata into PostgreSQL, in bulk: COPY into a temporary table, then one
+INSERT … ON CONFLICT DO NOTHING into the real one, so a re-run adds nothing."""
+from __future__ import annotations
+
+import csv
+import io
+from itertools import islice
+from pathlib import Path
+
+from . import dataset
+
+# dataset table -> (database table, {dataset column: database column})
+TARGETS = {
+    "photos": ("unsplash_photos", {
+        "photo_id": "photo_id", "photo_url": "photo_url", "photo_image_url": "photo_image_url",
+        "photo_submitted_at": "submitted_at", "photo_featured": "featured", "photo_width": "width",
+        "photo_height": "height", "photo_aspect_ratio": "aspect_ratio", "photo_description": "description",
+        "photographer_username": "photographer_username", "photographer_first_name": "photographer_first_name",
+        "photographer_last_name": "photographer_last_name", "exif_camera_make": "camera_make",
+        "exif_camera_model": "camera_model", "exif_iso": "iso", "exif_aperture_value": "aperture",
+        "exif_focal_length": "focal_length", "exif_exposure_time": "exposure_time",
+        "photo_location_name": "location_name", "photo_location_latitude": "latitude",
+        "photo_location_longitude": "longitude", "photo_location_country": "country",
+        "photo_location_city": "city", "stats_views": "views", "stats_downloads": "downloads",
+        "ai_description": "ai_description", "ai_primary_landmark_name": "ai_landmark_name",
+        "ai_primary_landmark_latitude": "ai_landmark_latitude",
+        "ai_primary_landmark_longitude": "ai_landmark_longitude",
+        "ai_primary_landmark_confidence": "ai_landmark_confidence", "blur_hash": "blur_hash"}),
+    "keywords": ("unsplash_keywords", {c: c for c in dataset.KEYWORDS}),
+    "colors": ("unsplash_colors", {c: c for c in dataset.COLORS}),
+    "collections": ("unsplash_collections", {c: c for c in dataset.COLLECTIONS}),
+    "conversions": ("unsplash_conversions", {"row_hash": "row_hash", **{c: c for c in dataset.CONVERSIONS}}),
+}
+CHUNK = 20_000
+SWAPPED_BEFORE = (1, 3, 0)
+
+
+def _csv(rows: list[dict], columns: list[str]) -> io.StringIO:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for row in rows:
+        writer.writerow(["t" if v is True else "f" if v is False else v for v in (row[c] for c in columns)])
+    out.seek(0)
+    return out
+
+
+def load_table(db, name: str, rows) -> int:
+    """COPY ``rows`` in; returns how many were new."""
+    target, mapping = TARGETS[name]
+    source_columns, columns = list(mapping), ", ".join(mapping.values())
+    with db.cursor() as cur:
+        # Only the loaded columns and no constraints: duplicates are settled by the INSERT below.
+        cur.execute(f"CREATE TEMP TABLE staging ON COMMIT DROP AS SELECT {columns} FROM {target} WITH NO DATA")
+        while chunk := list(islice(rows, CHUNK)):
+            cur.copy_expert(f"COPY staging ({columns}) FROM STDIN WITH (FORMAT csv)", _csv(chunk, source_columns))
+        cur.execute(f"INSERT INTO {target} ({columns}) SELECT {columns} FROM staging ON CONFLICT DO NOTHING")
+        return cur.rowcount
+
+
+def load(db, folder: Path, version: tuple[int, ...] | None = None) -> tuple[dict[str, dataset.Report], list[str]]:
+    """All five tables (the four beside photos when present), and the dataset's photo ids.
+    Coordinates are swapped back for datasets older than 1.3.0."""
+    version = version or dataset.dataset_version(folder)
+    swapped = version is not None and version < SWAPPED_BEFORE
+    reports, photo_ids = {}, []
+
+    def photos(rows):
+        for row in rows:
+            photo_ids.append(row["photo_id"])
+            yield dataset.fix_coordinates(row, swapped)
+    for name in TARGETS:
+        if name != "photos" and not dataset.parts(folder, name):
+            continue
+        report = reports[name] = dataset.Report(name)
+        rows = dataset.read(folder, name, report)
+        report.inserted = load_table(db, name, photos(rows) if name == "photos" else rows)
+    return reports, photo_ids
+
+
+def photos_to_fetch(db, photo_ids: list[str], limit: int | None) -> tuple[list[dict], int]:
+    """Of the dataset's first ``limit`` photos by id (all without a limit): those not stored
+    yet, and how many are."""
+    with db.cursor() as cur:
+        cur.execute("""SELECT photo_id, photo_image_url, download_status FROM unsplash_photos
+                       WHERE photo_id = ANY(%s) ORDER BY photo_id LIMIT %s""", (photo_ids, limit))
+        rows = cur.fetchall()
+    pending = [r for r in rows if r["download_status"] != "stored"]
+    return pending, len(rows) - len(pending)
+
+
+def mark_stored(db, photo_id: str, image_id: str) -> None:
+    with db.cursor() as cur:
+        cur.execute("""UPDATE unsplash_photos SET download_status = 'stored', download_error = NULL,
+                       download_attempts = download_attempts + 1, image_id = %s WHERE photo_id = %s""",
+                    (image_id, photo_id))
+        # The dataset knows where and by whom a photo was taken; the image row shows it.
+        cur.execute("""UPDATE images i SET country = COALESCE(i.country, p.country), source = 'unsplash'
+                       FROM unsplash_photos p WHERE p.photo_id = %s AND i.id = %s""", (photo_id, image_id))
+
+
+def mark_failed(db, photo_id: str, reason: str) -> None:
+    with db.cursor() as cur:
+        cur.execute("""UPDATE unsplash_photos SET download_status = 'failed', download_error = %s,
+                       download_attempts = download_attempts + 1 WHERE photo_id = %s""", (reason, photo_id))
+
+
+def download_counts(db) -> dict[str, int]:
+    with db.cursor() as cur:
+        cur.execute("SELECT download_status, count(*) AS n FROM unsplash_photos GROUP BY download_status")
+        counts = {"pending": 0, "stored": 0, "failed": 0}
+        counts.update({r["download_status"]: r["n"] for r in cur.fetchall()})
+        return counts
+
+
+def failures(db, limit: int = 20) -> list[dict]:
+    with db.cursor() as cur:
+        cur.execute("""SELECT photo_id, download_error AS reason, download_attempts AS attempts
+                       FROM unsplash_photos WHERE download_status = 'failed' ORDER BY photo_id LIMIT %s""", (limit,))
+        return cur.fetchall()

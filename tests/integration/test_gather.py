@@ -1,0 +1,160 @@
+"""Gathering the Unsplash Lite dataset through the gateway, on the real stack, from a local
+image server that misbehaves on purpose."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from connectors.postgres import Database
+from tests.conftest import poll
+from tests.unsplash_fixture import ImageServer, write_dataset
+
+KINDS = ["ok"] * 7 + ["missing", "flaky", "busy", "slow", "text"]
+
+
+def gathered(gateway, what="the gathering run"):
+    def finished():
+        g = gateway.get("/gather/status").json()["gather"]
+        return g if g and g["phase"] in ("done", "failed") else None
+    return poll(finished, 180, interval=0.5, what=what)
+
+
+def start(gateway, **params):
+    response = gateway.post("/gather/download", json=params)
+    assert response.status_code == 202, response.text
+    return response.json()["gather"]
+
+
+@pytest.fixture(scope="module")
+def server():
+    with ImageServer(slow=1.5) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def first_run(server, gateway, tmp_path_factory):
+    photos = [(f"g{n:03d}-{kind}", server.url(kind, n)) for n, kind in enumerate(KINDS, 1)]
+    folder = write_dataset(tmp_path_factory.mktemp("lite"), photos)
+    start(gateway, dataset=str(folder), concurrency=4)
+    return folder, photos, gathered(gateway)
+
+
+@pytest.fixture()
+def db(stack):
+    database = Database(stack.database_url, maxconn=2)
+    yield database
+    database.close()
+
+
+def test_counts_and_reasons(first_run, db):
+    _, photos, g = first_run
+    assert g["phase"] == "done", g["error"]
+    assert (g["total"], g["stored"], g["failed"], g["already_stored"]) == (12, 10, 2, 0)
+    assert g["tables"]["photos"]["rows"] == 12 and g["tables"]["photos"]["dropped"] == {"duplicate": 1}
+    with db.cursor() as cur:
+        cur.execute("SELECT photo_id, download_status, download_error FROM unsplash_photos "
+                    "WHERE photo_id LIKE 'g%%' ORDER BY photo_id")
+        rows = {r["photo_id"]: r for r in cur.fetchall()}
+    assert rows["g008-missing"]["download_error"] == "HTTP 404 Not Found"
+    assert "not an image" in rows["g012-text"]["download_error"]
+    assert {pid for pid, r in rows.items() if r["download_status"] == "stored"} == \
+        {pid for pid, _ in photos} - {"g008-missing", "g012-text"}
+
+
+def test_retries_and_bounded_width(first_run, server):
+    _, _, g = first_run
+    assert server.requests["flaky/9"] == 2 and server.requests["busy/10"] == 2
+    assert g["retries"] >= 2
+    assert set(server.widths) == {"1080"}  # never the full-size original
+
+
+def test_dataset_metadata_is_stored_typed(first_run, db):
+    with db.cursor() as cur:
+        cur.execute("SELECT * FROM unsplash_photos WHERE photo_id = 'g001-ok'")
+        p = cur.fetchone()
+        cur.execute("SELECT keyword, ai_service_1_confidence, suggested_by_user FROM unsplash_keywords "
+                    "WHERE photo_id = 'g001-ok' ORDER BY keyword")
+        keywords = cur.fetchall()
+        cur.execute("SELECT count(*) AS n FROM unsplash_conversions WHERE photo_id LIKE 'g%%'")
+        conversions = cur.fetchone()["n"]
+        cur.execute("SELECT coverage FROM unsplash_colors WHERE photo_id = 'g001-ok'")
+        colors = cur.fetchall()
+    assert p["width"] == 4001 and p["iso"] == 100 and p["featured"] is True and p["views"] == 1000
+    assert (p["latitude"], p["longitude"]) == (44.25, -119.5)  # swapped back: the dataset is version 1.2.0
+    assert p["country"] == "Iceland" and p["photographer_last_name"] is None
+    assert p["submitted_at"].year == 2020
+    assert [(k["keyword"], k["ai_service_1_confidence"], k["suggested_by_user"]) for k in keywords] == \
+        [("mountain", 45.5, False), ("snowy peak", None, True)]
+    assert conversions == len(KINDS)  # the repeated row is one row
+    assert [c["coverage"] for c in colors] == [0.41]
+
+
+def test_downloads_enter_the_pipeline(first_run, gateway, db):
+    with db.cursor() as cur:
+        cur.execute("SELECT image_id FROM unsplash_photos WHERE photo_id = 'g001-ok'")
+        iid = cur.fetchone()["image_id"]
+    image = poll(lambda: (lambda r: r if r["status"] == "enriched" else None)(gateway.get(f"/images/{iid}").json()),
+                 120, what="a downloaded photo to be enriched")
+    assert image["source"] == "unsplash" and image["country"] == "Iceland"
+    assert image["width"] == 321 and image["exif"]["Make"] == "FUJIFILM"
+    status = gateway.get("/gather/status").json()
+    assert status["downloads"]["failed"] >= 2
+    assert {"arrived", "enriched", "failed", "enriched_per_s", "failed_by_stage"} <= set(status["pipeline"])
+
+
+def test_a_rerun_changes_nothing_and_retries_failures(first_run, gateway, db, server):
+    folder, _, _ = first_run
+    start(gateway, dataset=str(folder))
+    g = gathered(gateway, "the second run")
+    assert (g["already_stored"], g["stored"], g["failed"]) == (10, 0, 2)
+    assert all(t["inserted"] == 0 for t in g["tables"].values()), g["tables"]
+    assert server.requests["missing/8"] == 2 and server.requests["ok/1"] == 1
+
+
+def test_a_run_in_progress_is_not_started_twice_and_bad_requests_are_refused(gateway, tmp_path):
+    assert gateway.post("/gather/download", json={}).status_code == 400
+    assert gateway.get("/gather/download", params={"dataset": str(tmp_path), "limit": "-2"}).status_code == 400
+    start(gateway, dataset=str(tmp_path / "nowhere"))
+    g = gathered(gateway, "a run on a missing folder")
+    assert g["phase"] == "failed" and "no such folder" in g["error"]
+
+
+def test_killed_midway_then_resumed_from_the_command_line(running_stack, gateway, db, tmp_path):
+    """kill -9 of the process running the download; a re-run finishes the rest, once each."""
+    with ImageServer(delay=0.2) as slow_server:
+        photos = [(f"k{n:03d}", slow_server.url("ok", 100 + n)) for n in range(40)]
+        folder = write_dataset(tmp_path, photos, version="1.3.0")
+        start(gateway, dataset=str(folder), concurrency=2)
+        poll(lambda: gateway.get("/gather/status").json()["gather"]["stored"] >= 5, 60, what="a few downloads")
+        [proc] = [p for p in running_stack.processes if p.name.startswith("gateway")]
+        os.killpg(proc.proc.pid, signal.SIGKILL)
+        proc.proc.wait()
+        running_stack.processes.remove(proc)
+        running_stack.start_gateway()
+        out = subprocess.run(
+            [sys.executable, "-m", "viewfinder.cli", "gather", "unsplash", "--dataset", str(folder),
+             "--concurrency", "8"], capture_output=True, text=True, timeout=300,
+            env={**os.environ, **running_stack.settings.to_env()})
+        assert out.returncode == 0, out.stderr
+        summary = json.loads(out.stdout)
+        assert summary["already_stored"] >= 5 and summary["already_stored"] + summary["stored"] == 40
+        assert summary["failed"] == 0
+        assert max(slow_server.requests.values()) <= 2  # at most the one in flight at the kill is fetched again
+        assert sum(slow_server.requests.values()) <= 40 + 2
+    with db.cursor() as cur:
+        cur.execute("SELECT count(*) AS n, count(DISTINCT image_id) AS images FROM unsplash_photos "
+                    "WHERE photo_id LIKE 'k%%' AND download_status = 'stored'")
+        assert cur.fetchone() == {"n": 40, "images": 40}
+        cur.execute("SELECT latitude FROM unsplash_photos WHERE photo_id = 'k001'")
+        assert cur.fetchone()["latitude"] is None  # version 1.3.0: not swapped, so -119.5 is no latitude
+    ids = []
+    with db.cursor() as cur:
+        cur.execute("SELECT image_id FROM unsplash_photos WHERE photo_id LIKE 'k%%'")
+        ids = [r["image_id"] for r in cur.fetchall()]
+    poll(lambda: all(gateway.get(f"/images/{i}").json()["status"] == "enriched" for i in ids), 240, interval=1,
+         what="every resumed download to be enriched")
