@@ -12,6 +12,7 @@ import psycopg2.extras
 import psycopg2.pool
 
 _MIGRATION_LOCK = 0x5646_4D49  # arbitrary constant for pg_advisory_lock: one migrator at a time
+STAGES = ("exif", "detect", "colors", "embed", "stored")  # images.stage = 1 + index of the last one passed
 
 
 class Database:
@@ -81,10 +82,11 @@ class Database:
             )
             cur.execute(
                 """UPDATE images SET status = 'enriched', error = NULL, enriched_at = COALESCE(enriched_at, now()),
+                       stage = %s,
                        width = %s, height = %s, orientation = %s, make = %s, model = %s, taken_at = %s, iso = %s,
                        latitude = %s, longitude = %s, altitude = %s, exif = %s, tags_status = %s, colors = %s
                    WHERE id = %s""",
-                (event.width, event.height, event.orientation, exif.get("Make"), exif.get("Model"),
+                (len(STAGES), event.width, event.height, event.orientation, exif.get("Make"), exif.get("Model"),
                  _timestamp(exif.get("DateTimeOriginal")), exif.get("ISOSpeedRatings"),
                  exif.get("Latitude"), exif.get("Longitude"), exif.get("Altitude"),
                  json.dumps(exif), event.tags_status, json.dumps(event.colors), event.id),
@@ -97,6 +99,11 @@ class Database:
                      for label, t in event.tags.items()],
                 )
             cur.execute("DELETE FROM dead_letters WHERE image_id = %s", (event.id,))
+
+    def passed_stage(self, image_id: str, stage: str) -> None:
+        with self.cursor() as cur:
+            cur.execute("UPDATE images SET stage = GREATEST(stage, %s) WHERE id = %s",
+                        (STAGES.index(stage) + 1, image_id))
 
     def save_dead_letter(self, letter) -> None:
         with self.cursor() as cur:
@@ -149,14 +156,22 @@ class Database:
 
     def pipeline_status(self) -> dict:
         with self.cursor() as cur:
-            cur.execute("""SELECT count(*) FILTER (WHERE enriched_at > now() - interval '60 seconds') AS last_minute
-                           FROM images""")
-            last_minute = cur.fetchone()["last_minute"]
+            # One snapshot for every count, so they add up while images move on.
+            cur.execute("""SELECT status, stage, count(*) AS n,
+                                  count(*) FILTER (WHERE enriched_at > now() - interval '60 seconds') AS recent
+                           FROM images GROUP BY status, stage""")
+            groups = cur.fetchall()
             cur.execute("SELECT stage, count(*) AS n FROM dead_letters GROUP BY stage ORDER BY stage")
             failed_by_stage = {r["stage"]: r["n"] for r in cur.fetchall()}
-        counts = self.status_counts()
-        return {**counts, "in_flight": counts["arrived"], "enriched_per_s": round(last_minute / 60, 2),
-                "failed_by_stage": failed_by_stage}
+        counts = {"arrived": 0, "enriched": 0, "failed": 0}
+        for g in groups:
+            counts[g["status"]] += g["n"]
+        stages = [{"stage": name, "passed": sum(g["n"] for g in groups if g["stage"] > i),
+                   "failed": failed_by_stage.get("sink" if name == "stored" else name, 0)}
+                  for i, name in enumerate(STAGES)]
+        return {**counts, "in_flight": counts["arrived"],
+                "enriched_per_s": round(sum(g["recent"] for g in groups) / 60, 2),
+                "failed_by_stage": failed_by_stage, "stages": stages}
 
     def dead_letters(self, limit: int = 100) -> list[dict]:
         with self.cursor() as cur:

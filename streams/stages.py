@@ -91,11 +91,15 @@ async def _original(event) -> bytes:
     return await asyncio.to_thread(resources.store.get, event.object_key)
 
 
-async def _run(stream, stage: str, compute, out_topic=None) -> None:
+async def _run(stream, stage: str, compute, out_topic) -> None:
     async for event in stream:
         out = await _with_retries(stage, event, lambda: compute(event))
-        if out_topic is not None and out is not None:
+        if out is not None:
             await out_topic.send(key=event.id, value=out)
+            try:
+                await asyncio.to_thread(resources.db.passed_stage, event.id, stage)
+            except Exception as exc:  # progress reporting must never hold the pipeline up
+                log.warning("cannot record progress of %s: %s", event.id, exc)
 
 
 async def _exif(event) -> ExifExtracted:
@@ -135,13 +139,6 @@ async def _embed(event) -> ImageEnriched:
     return ImageEnriched(**event.asdict(), vectors=await asyncio.to_thread(embedding.vectors, event.colors))
 
 
-async def _store(event) -> None:
-    # Vectors first, PostgreSQL last: status 'enriched' means everything is stored.
-    point = {"id": event.id, "vectors": event.vectors, "payload": embedding.payload(event)}
-    await asyncio.to_thread(resources.index.upsert, [point])
-    await asyncio.to_thread(resources.db.save_enriched, event)
-
-
 @app.agent(arrived, name="viewfinder.stage.exif")
 async def extract_exif(stream):
     await _run(stream, "exif", _exif, exif_extracted)
@@ -164,7 +161,13 @@ async def embed(stream):
 
 @app.agent(enriched, name="viewfinder.sink.images")
 async def sink_images(stream):
-    await _run(stream, "sink", _store)
+    async for event in stream:
+        async def work():
+            # Vectors first, PostgreSQL last: status 'enriched' means everything is stored.
+            point = {"id": event.id, "vectors": event.vectors, "payload": embedding.payload(event)}
+            await asyncio.to_thread(resources.index.upsert, [point])
+            await asyncio.to_thread(resources.db.save_enriched, event)
+        await _with_retries("sink", event, work)
 
 
 @app.agent(dead_letters, name="viewfinder.sink.deadletters")

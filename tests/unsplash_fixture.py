@@ -18,12 +18,14 @@ from viewfinder.embedded.process import free_port
 class ImageServer:
     """/ok/N: a JPEG; /missing/N: 404; /flaky/N: 500 once, then the JPEG; /busy/N: 429 with
     Retry-After once; /slow/N: the JPEG after ``slow`` seconds; /text/N: a text page.
-    Every request is counted, with the width it asked for."""
+    /files/NAME: ``files[NAME]`` (a dataset zip). Every request is counted, with the width
+    it asked for."""
 
     def __init__(self, slow: float = 1.5, delay: float = 0.0):
         self.slow, self.delay = slow, delay
         self.requests: Counter = Counter()
         self.widths: Counter = Counter()
+        self.files: dict[str, bytes] = {}
         self.port = free_port()
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
@@ -36,6 +38,12 @@ class ImageServer:
     def picture(n: int) -> bytes:
         return jpeg(Photo(f"u{n}", ((37 * n) % 256, (91 * n) % 256, (53 * n) % 256), (255, 255, 255),
                           (320 + n, 200), make="FUJIFILM", gps=None))
+
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        if name not in self.files:
+            return web.Response(status=404)
+        return web.Response(body=self.files[name], content_type="application/zip")
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         kind, n = request.match_info["kind"], int(request.match_info["n"])
@@ -59,6 +67,7 @@ class ImageServer:
     def _serve(self):
         asyncio.set_event_loop(self.loop)
         app = web.Application()
+        app.router.add_get("/files/{name}", self._file)
         app.router.add_get("/{kind}/{n}", self._handle)
         self.runner = web.AppRunner(app, access_log=None)
         self.loop.run_until_complete(self.runner.setup())

@@ -2,8 +2,10 @@
 image server that misbehaves on purpose."""
 from __future__ import annotations
 
+import io
 import json
 import os
+import zipfile
 import signal
 import subprocess
 import sys
@@ -104,7 +106,12 @@ def test_downloads_enter_the_pipeline(first_run, gateway, db):
     assert image["width"] == 321 and image["exif"]["Make"] == "FUJIFILM"
     status = gateway.get("/gather/status").json()
     assert status["downloads"]["failed"] >= 2
-    assert {"arrived", "enriched", "failed", "enriched_per_s", "failed_by_stage"} <= set(status["pipeline"])
+    pipeline = status["pipeline"]
+    assert {"arrived", "enriched", "failed", "enriched_per_s", "failed_by_stage"} <= set(pipeline)
+    stages = {s["stage"]: s["passed"] for s in pipeline["stages"]}
+    assert list(stages) == ["exif", "detect", "colors", "embed", "stored"]
+    assert stages["exif"] >= stages["detect"] >= stages["colors"] >= stages["embed"] >= stages["stored"]
+    assert stages["stored"] == pipeline["enriched"]
 
 
 def test_a_rerun_changes_nothing_and_retries_failures(first_run, gateway, db, server):
@@ -158,3 +165,24 @@ def test_killed_midway_then_resumed_from_the_command_line(running_stack, gateway
         ids = [r["image_id"] for r in cur.fetchall()]
     poll(lambda: all(gateway.get(f"/images/{i}").json()["status"] == "enriched" for i in ids), 240, interval=1,
          what="every resumed download to be enriched")
+
+
+def test_the_dataset_can_be_the_url_of_its_zip(server, gateway, tmp_path, db):
+    photos = [(f"z{n:03d}", server.url("ok", 200 + n)) for n in range(6)]
+    folder = write_dataset(tmp_path, photos, version="1.3.0")
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in folder.iterdir():
+            zf.write(path, f"{folder.name}/{path.name}")
+    server.files["lite.zip"] = archive.getvalue()
+    response = gateway.get("/gather/download", params={"dataset": server.url("files", 0).replace("/0", "/lite.zip"),
+                                                       "limit": "4"})
+    assert response.status_code == 202, response.text
+    g = gathered(gateway, "a run from a zip URL")
+    assert g["phase"] == "done", g["error"]
+    assert (g["total"], g["stored"]) == (4, 4)  # the limit: the first four photos by id
+    assert g["tables"]["photos"]["rows"] == 6
+    with db.cursor() as cur:
+        cur.execute("SELECT photo_id FROM unsplash_photos WHERE photo_id LIKE 'z%%' AND download_status = 'stored' "
+                    "ORDER BY photo_id")
+        assert [r["photo_id"] for r in cur.fetchall()] == ["z000", "z001", "z002", "z003"]
