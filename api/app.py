@@ -18,6 +18,7 @@ HEALTH = {
     "gather": ["broker", "object_store", "database"],
     "cdn": ["object_store", "database"],
     "recommend": ["vector_index", "database"],
+    "visualize": ["dashboard", "database"],
 }
 
 

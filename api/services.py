@@ -4,6 +4,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+import httpx
+
 from connectors import kafka
 from connectors.ingest import Ingestor
 from connectors.objectstore import ObjectStore
@@ -34,12 +36,18 @@ class Services:
         self.index.close()
         self.db.close()
 
+    def _dashboard(self) -> None:
+        if not self.settings.dashboard_port:
+            raise RuntimeError("no dashboard configured (VIEWFINDER_DASHBOARD_PORT)")
+        httpx.get(f"{self.settings.dashboard_url}/pipeline", timeout=5).raise_for_status()
+
     async def check(self, names: list[str], timeout: float = 5) -> dict[str, dict]:
         probes = {
             "database": self.db.ping,
             "object_store": self.store.ping,
             "broker": lambda: kafka.ping(self.settings.broker, timeout),
             "vector_index": self.index.count,
+            "dashboard": self._dashboard,
         }
 
         async def one(name):

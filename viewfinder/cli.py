@@ -37,6 +37,7 @@ def cmd_up(args, settings: Settings) -> int:
 Viewfinder is up.
   gateway        {s.gateway_url}
   health         {s.gateway_url}/api/v1/health
+  dashboard      {s.dashboard_url}/pipeline
   image metadata {s.gateway_url}/images/<id>
   recommend      curl -X POST {s.gateway_url}/recommend/recommend -d '{{"color": "#ff0000"}}'
   upload         viewfinder upload FILES…   (VIEWFINDER_PORT={s.port})
@@ -66,6 +67,13 @@ def cmd_api(args, settings: Settings) -> int:
     from api.app import serve
 
     serve(settings)
+    return 0
+
+
+def cmd_dashboard(args, settings: Settings) -> int:
+    from dashboards.server import serve
+
+    serve(settings.replace(dashboard_port=settings.dashboard_port or 5006))
     return 0
 
 
@@ -168,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     up.set_defaults(func=cmd_up)
     sub.add_parser("worker", help="run the Faust enrichment worker").set_defaults(func=cmd_worker)
     sub.add_parser("api", help="run the HTTP gateway").set_defaults(func=cmd_api)
+    sub.add_parser("dashboard", help="run the Bokeh dashboard server").set_defaults(func=cmd_dashboard)
     sub.add_parser("migrate", help="create tables, topics, bucket and vector collection").set_defaults(func=cmd_migrate)
     sub.add_parser("redrive", help="re-publish images whose enrichment did not finish").set_defaults(func=cmd_redrive)
     idx = sub.add_parser("index", help="serve the embedded vector index (started by `up`)")

@@ -22,6 +22,10 @@ class Settings:
     data_dir: Path = field(default=Path(".viewfinder-data"), metadata={"doc": "where the embedded stack keeps its data"})
     host: str = field(default="127.0.0.1", metadata={"doc": "address every embedded service listens on"})
     port: int = field(default=8080, metadata={"doc": "gateway (HTTP API) port"})
+    dashboard_port: int = field(default=0, metadata={"doc": "Bokeh dashboard port; 0: a free one (embedded)"})
+    dashboard_host: str = field(default="", metadata={"doc": "where the gateway finds the dashboard; empty: HOST"})
+    dashboard_origins: str = field(default="", metadata={
+        "doc": "extra host:port values browsers may open the dashboard from, comma-separated"})
 
     broker: str = field(default="", metadata={"doc": "Kafka bootstrap servers, e.g. 127.0.0.1:9092; empty: embedded tansu"})
     topic_partitions: int = field(default=4, metadata={"doc": "partitions per topic when Viewfinder creates them"})
@@ -82,6 +86,10 @@ class Settings:
     @property
     def gateway_url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def dashboard_url(self) -> str:
+        return f"http://{self.dashboard_host or self.host}:{self.dashboard_port}"
 
 
 def _parse(f: dataclasses.Field, raw: str):

@@ -19,7 +19,7 @@ from connectors.postgres import Database
 from connectors.vectors import open_index
 
 from .embedded import broker, index, objectstore, postgres
-from .embedded.process import ManagedProcess, ServiceFailed
+from .embedded.process import ManagedProcess, ServiceFailed, free_port
 from .settings import Settings
 
 log = logging.getLogger("viewfinder.stack")
@@ -95,7 +95,10 @@ class Stack:
         return proc
 
     def start_app(self) -> None:
+        if not self.settings.dashboard_port:
+            self.settings = self.settings.replace(dashboard_port=free_port(self.settings.host))
         self.start_worker()
+        self.start_dashboard()
         self.start_gateway()
         redriven = redrive(self.settings)
         if redriven:
@@ -106,6 +109,11 @@ class Stack:
         health = f"{self.settings.gateway_url}/api/v1/health"
         gateway.wait_until(lambda: httpx.get(health, timeout=5).status_code == 200, 60, "healthy")
         return gateway
+
+    def start_dashboard(self) -> ManagedProcess:
+        dashboard = self._child("dashboard (bokeh)", "dashboard", "dashboard.log")
+        dashboard.wait_port(self.settings.host, self.settings.dashboard_port, timeout=60)
+        return dashboard
 
     def start_worker(self) -> ManagedProcess:
         return self._child("enrichment worker (faust)", "worker", "worker.log")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import itertools
 
-import numpy as np
+import httpx
 import pytest
+from bokeh.client import pull_session
+from bokeh.models import ColumnDataSource
 from PIL import Image
 
 from connectors.postgres import Database
@@ -185,11 +187,28 @@ def test_cdn_serves_the_original_bytes_with_etag(uploaded, gateway):
 
 
 def test_health_names_every_dependency(gateway):
-    for path in ("/api/v1/health", "/gather/api/v1/health", "/cdn/api/v1/health", "/recommend/api/v1/health"):
-        response = gateway.get(path)
+    for service in ("", "/gather", "/cdn", "/recommend", "/visualize"):
+        response = gateway.get(f"{service}/api/v1/health")
         assert response.status_code == 200, response.text
         assert all(c["ok"] for c in response.json()["checks"].values())
-    assert set(gateway.get("/api/v1/health").json()["checks"]) == {"broker", "database", "object_store", "vector_index"}
+    assert set(gateway.get("/api/v1/health").json()["checks"]) == {
+        "broker", "database", "object_store", "vector_index", "dashboard"}
+
+
+def test_the_dashboard_server_serves_the_live_pipeline_page(stack, uploaded):
+    page = httpx.get(f"{stack.dashboard_url}/pipeline", timeout=30)
+    assert page.status_code == 200
+    assert "Viewfinder — pipeline" in page.text and "bokeh" in page.text.lower()
+
+    def stages_shown():
+        with pull_session(url=f"{stack.dashboard_url}/pipeline") as session:
+            [source] = [m for m in session.document.select({"type": ColumnDataSource})]
+            return dict(zip(source.data["stage"], source.data["passed"]))
+
+    enriched, _ = enriched_and_points(stack)
+    shown = poll(lambda: (lambda s: s if s["stored"] == enriched else None)(stages_shown()), 30,
+                 what="the dashboard to show what PostgreSQL holds")
+    assert list(shown) == ["exif", "detect", "colors", "embed", "stored"] and shown["exif"] >= shown["stored"] >= 30
 
 
 def test_bad_preferences_get_a_clear_400(gateway):

@@ -1,0 +1,1 @@
+"""Live Bokeh dashboards, served by `viewfinder dashboard`, reading PostgreSQL."""
