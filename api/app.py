@@ -68,6 +68,8 @@ def create_app(settings: Settings, services: Services | None = None) -> web.Appl
     r.add_route("GET", "/gather/download", gather.download)
     r.add_route("POST", "/gather/download", gather.download)
     r.add_get("/gather/status", gather.status)
+    r.add_get("/gather/deadletters", gather.dead_letters)
+    r.add_post("/gather/deadletters/retry", gather.retry_dead_letters)
     r.add_get("/images/{id}", query.image)
     r.add_get("/cdn/show/{id}", query.show)
     r.add_post("/recommend/recommend", query.recommend)

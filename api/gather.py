@@ -100,3 +100,25 @@ async def status(request: web.Request) -> web.Response:
         asyncio.to_thread(metadata.failures, db), asyncio.to_thread(db.dead_letters, 20))
     return json_response({"gather": job.progress.snapshot() if job else None, "pipeline": pipeline,
                           "downloads": {**downloads, "recent_failures": failures}, "dead_letters": dead})
+
+
+async def dead_letters(request: web.Request) -> web.Response:
+    services = request.app["services"]
+    limit = _int(request.query, "limit", 100, 1, 10_000)
+    rows = await asyncio.to_thread(services.db.dead_letters, limit, request.query.get("stage") or None)
+    return json_response({"dead_letters": rows, "count": len(rows)})
+
+
+async def retry_dead_letters(request: web.Request) -> web.Response:
+    """Body (optional): {"stage": "detect"} or {"ids": [...]}."""
+    services = request.app["services"]
+    body = {}
+    if request.can_read_body:
+        try:
+            body = await request.json()
+        except ValueError:
+            raise web.HTTPBadRequest(text="body must be a JSON object") from None
+    if not isinstance(body, dict) or not (body.get("ids") is None or isinstance(body["ids"], list)):
+        raise web.HTTPBadRequest(text='expected {"stage": NAME} or {"ids": [IMAGE IDS]}')
+    retried = await asyncio.to_thread(services.ingestor.retry_failed, body.get("stage") or None, body.get("ids"))
+    return json_response({"retried": retried})

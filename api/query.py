@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import re
 from datetime import date, datetime
@@ -11,12 +10,11 @@ import numpy as np
 from aiohttp import web
 
 from streams.enrich.colors import PALETTE_DIM, palette_vector
-from streams.enrich.images import decode_rgb
+from streams.enrich.images import THUMB_SIDE, decode_rgb, jpeg_thumbnail, thumbnail_key
 
 from . import ranking
 
 ID = re.compile(r"^[0-9a-f]{32}$")
-THUMB_SIDE = 320
 CANDIDATES = 200
 
 
@@ -56,12 +54,6 @@ async def image(request: web.Request) -> web.Response:
     })
 
 
-def _thumbnail(data: bytes, max_pixels: int) -> bytes:
-    out = io.BytesIO()
-    decode_rgb(data, max_side=THUMB_SIDE, max_pixels=max_pixels).save(out, "JPEG", quality=82, optimize=True)
-    return out.getvalue()
-
-
 async def show(request: web.Request) -> web.StreamResponse:
     services = request.app["services"]
     iid = _image_id(request)
@@ -78,13 +70,14 @@ async def show(request: web.Request) -> web.StreamResponse:
     if size == "original":
         body = await asyncio.to_thread(services.store.get, row["object_key"])
         return web.Response(body=body, content_type=row["content_type"], headers=headers)
-    key = f"thumbs/{iid}.jpg"
+    key = thumbnail_key(iid)
     if await asyncio.to_thread(services.store.exists, key):
         body = await asyncio.to_thread(services.store.get, key)
-    else:  # made once, on first request, then served from the store
+    else:  # the pipeline makes it; until it has, make it here, once
         original = await asyncio.to_thread(services.store.get, row["object_key"])
         try:
-            body = await asyncio.to_thread(_thumbnail, original, services.settings.max_pixels)
+            body = await asyncio.to_thread(
+                lambda: jpeg_thumbnail(decode_rgb(original, THUMB_SIDE, services.settings.max_pixels), THUMB_SIDE))
         except ValueError as exc:
             raise web.HTTPUnprocessableEntity(text=f"cannot make a thumbnail: {exc}") from None
         await asyncio.to_thread(services.store.put, key, body, "image/jpeg")

@@ -56,12 +56,20 @@ class Ingestor:
         """
         count, after = 0, ""
         while rows := self.db.images_by_status("arrived", limit=1000, after=after):
-            for row in rows:
-                event = ImageArrived(id=row["id"], object_key=row["object_key"], source=row["source"],
-                                     filename=row["filename"], content_type=row["content_type"], size=row["size"],
-                                     arrived_at=row["arrived_at"].isoformat())
-                self.publisher.publish(ARRIVED_TOPIC, row["id"], event)
-                count += 1
+            count += self._announce(rows)
             after = rows[-1]["id"]
         self.publisher.flush()
         return count
+
+    def retry_failed(self, stage: str | None = None, ids: list[str] | None = None) -> int:
+        """Send dead-lettered images through the pipeline again (after a fix, or a model came back)."""
+        count = self._announce(self.db.reopen_failed(stage, ids))
+        self.publisher.flush()
+        return count
+
+    def _announce(self, rows: list[dict]) -> int:
+        for row in rows:
+            self.publisher.publish(ARRIVED_TOPIC, row["id"], ImageArrived(
+                id=row["id"], object_key=row["object_key"], source=row["source"], filename=row["filename"],
+                content_type=row["content_type"], size=row["size"], arrived_at=row["arrived_at"].isoformat()))
+        return len(rows)

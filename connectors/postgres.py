@@ -173,10 +173,24 @@ class Database:
                 "enriched_per_s": round(sum(g["recent"] for g in groups) / 60, 2),
                 "failed_by_stage": failed_by_stage, "stages": stages}
 
-    def dead_letters(self, limit: int = 100) -> list[dict]:
+    def dead_letters(self, limit: int = 100, stage: str | None = None) -> list[dict]:
         with self.cursor() as cur:
-            cur.execute("SELECT image_id, stage, reason, failed_at, attempts FROM dead_letters "
-                        "ORDER BY failed_at DESC LIMIT %s", (limit,))
+            cur.execute("""SELECT d.image_id, d.stage, d.reason, d.failed_at, d.attempts, i.filename, i.source
+                           FROM dead_letters d LEFT JOIN images i ON i.id = d.image_id
+                           WHERE %(stage)s::text IS NULL OR d.stage = %(stage)s
+                           ORDER BY d.failed_at DESC LIMIT %(limit)s""", {"stage": stage, "limit": limit})
+            return cur.fetchall()
+
+    def reopen_failed(self, stage: str | None = None, ids: list[str] | None = None) -> list[dict]:
+        """Failed images (optionally of one stage, or these ids) back to 'arrived', for a retry."""
+        with self.cursor() as cur:
+            cur.execute("""UPDATE images SET status = 'arrived', error = NULL
+                           WHERE status = 'failed'
+                             AND (%(ids)s::text[] IS NULL OR id = ANY(%(ids)s))
+                             AND (%(stage)s::text IS NULL OR id IN
+                                  (SELECT image_id FROM dead_letters WHERE stage = %(stage)s))
+                           RETURNING id, source, filename, content_type, size_bytes AS size, object_key, arrived_at""",
+                        {"stage": stage, "ids": ids})
             return cur.fetchall()
 
 

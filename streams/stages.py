@@ -24,7 +24,6 @@ from .app import app, arrived, colors_extracted, dead_letters, enriched, exif_ex
 log = logging.getLogger("viewfinder.stages")
 
 RETRIES = 3
-COLOR_DECODE_SIDE = 256
 DETECT_DECODE_SIDE = round(settings.detr_size * 1333 / 800)  # DETR's own longest-side cap
 
 
@@ -91,15 +90,19 @@ async def _original(event) -> bytes:
     return await asyncio.to_thread(resources.store.get, event.object_key)
 
 
+async def _passed(event, stage: str) -> None:
+    try:
+        await asyncio.to_thread(resources.db.passed_stage, event.id, stage)
+    except Exception as exc:  # progress reporting must never hold the pipeline up
+        log.warning("cannot record progress of %s: %s", event.id, exc)
+
+
 async def _run(stream, stage: str, compute, out_topic) -> None:
     async for event in stream:
         out = await _with_retries(stage, event, lambda: compute(event))
         if out is not None:
             await out_topic.send(key=event.id, value=out)
-            try:
-                await asyncio.to_thread(resources.db.passed_stage, event.id, stage)
-            except Exception as exc:  # progress reporting must never hold the pipeline up
-                log.warning("cannot record progress of %s: %s", event.id, exc)
+            await _passed(event, stage)
 
 
 async def _exif(event) -> ExifExtracted:
@@ -108,29 +111,51 @@ async def _exif(event) -> ExifExtracted:
                          orientation=result.orientation, exif=result.exif)
 
 
-async def _detect(event) -> ObjectsDetected:
+async def _decode_for_detection(event):
+    data = await _original(event)
+    return await asyncio.to_thread(images.decode_rgb, data, DETECT_DECODE_SIDE, settings.max_pixels)
+
+
+def _detect_all(detector, decoded: list) -> list[dict]:
+    # On a CPU, batch 1 beats larger batches per image (padding, cache); a GPU wants them all.
+    step = 1 if detector.device.type == "cpu" else len(decoded)
+    return [tags for i in range(0, len(decoded), step) for tags in detector.detect(decoded[i:i + step])]
+
+
+def _in_image_pixels(tags: dict, event, decoded) -> dict:
+    """Boxes back into the displayed image's pixels: the detector saw a draft-decoded copy."""
+    scale = event.width / decoded.width
+    for tag in tags.values():
+        tag["boxes"] = [[round(v * scale) for v in box] for box in tag["boxes"]]
+    return tags
+
+
+async def _detect_batch(batch: list) -> list:
+    """ObjectsDetected per event (None where it went to the dead-letter topic)."""
     detector = await resources.detector()
     if detector is None:
-        return ObjectsDetected(**event.asdict(), tags=None, tags_status="unavailable")
-    data = await _original(event)
-
-    def run():
-        # Decode only as large as the detector looks (draft mode makes that cheap), then
-        # put the boxes back into the displayed image's pixels.
-        image = images.decode_rgb(data, max_side=DETECT_DECODE_SIDE, max_pixels=settings.max_pixels)
-        tags = detector.detect([image])[0]
-        scale = event.width / image.width
-        for tag in tags.values():
-            tag["boxes"] = [[round(v * scale) for v in box] for box in tag["boxes"]]
-        return tags
-    return ObjectsDetected(**event.asdict(), tags=await asyncio.to_thread(run), tags_status="ok")
+        return [ObjectsDetected(**e.asdict(), tags=None, tags_status="unavailable") for e in batch]
+    decoded = [await _with_retries("detect", e, lambda e=e: _decode_for_detection(e)) for e in batch]
+    ready = [(e, d) for e, d in zip(batch, decoded) if d is not None]
+    try:
+        found = await asyncio.to_thread(_detect_all, detector, [d for _, d in ready])
+    except Exception as exc:  # one image may spoil a batch: go one by one, each with its own retries
+        log.warning("batch detection failed (%s); retrying images one at a time", exc)
+        found = [await _with_retries("detect", e, lambda d=d: asyncio.to_thread(lambda: detector.detect([d])[0]))
+                 for e, d in ready]
+    results = {e.id: None if tags is None else ObjectsDetected(
+        **e.asdict(), tags=_in_image_pixels(tags, e, d), tags_status="ok") for (e, d), tags in zip(ready, found)}
+    return [results.get(e.id) for e in batch]
 
 
 async def _colors(event) -> ColorsExtracted:
     data = await _original(event)
 
     def run():
-        image = images.decode_rgb(data, max_side=COLOR_DECODE_SIDE, max_pixels=settings.max_pixels)
+        # One decode serves both: the CDN's thumbnail, stored once, and the colours.
+        image = images.decode_rgb(data, max_side=images.THUMB_SIDE, max_pixels=settings.max_pixels)
+        resources.store.put(images.thumbnail_key(event.id), images.jpeg_thumbnail(image, images.THUMB_SIDE),
+                            "image/jpeg")
         return [s.as_dict() for s in colors.dominant_colors(image)]
     return ColorsExtracted(**event.asdict(), colors=await asyncio.to_thread(run))
 
@@ -146,7 +171,12 @@ async def extract_exif(stream):
 
 @app.agent(exif_extracted, name="viewfinder.stage.detect")
 async def detect_objects(stream):
-    await _run(stream, "detect", _detect, objects_detected)
+    # Faust acks a batch's events only after the loop body is done with them.
+    async for batch in stream.take(settings.detect_batch, within=settings.detect_batch_wait):
+        for event, out in zip(batch, await _detect_batch(batch)):
+            if out is not None:
+                await objects_detected.send(key=event.id, value=out)
+                await _passed(event, "detect")
 
 
 @app.agent(objects_detected, name="viewfinder.stage.colors")

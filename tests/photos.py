@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from dataclasses import dataclass, field
 
 from PIL import Image
@@ -64,3 +66,23 @@ def expected_degrees(value: float) -> float:
     d, m, s = (float(x) for x in _dms(value))
     result = d + m / 60 + s / 3600
     return round(-result if value < 0 else result, 7)
+
+
+def _chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def bilevel_png(width: int, height: int) -> bytes:
+    """A complete, valid 1-bit PNG of an all-black width x height image: tiny file, huge area."""
+    row = b"\x00" * (1 + (width + 7) // 8)  # filter byte + packed pixels
+    rows_per_block = max(1, 4_000_000 // len(row))
+    block = row * rows_per_block
+    z = zlib.compressobj(1)
+    parts, done = [], 0
+    while done < height:
+        n = min(rows_per_block, height - done)
+        parts.append(z.compress(block if n == rows_per_block else row * n))
+        done += n
+    parts.append(z.flush())
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", b"".join(parts)) + _chunk(b"IEND", b"")

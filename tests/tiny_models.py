@@ -42,3 +42,48 @@ def build_tiny_detr(folder: pathlib.Path) -> pathlib.Path:
     # The PIL backend: torchvision is deliberately not installed, and it saves the same processor config.
     DetrImageProcessorPil().save_pretrained(folder)
     return folder
+
+
+def build_tiny_clip(folder: pathlib.Path) -> pathlib.Path:
+    """A random CLIP (projection dim 16) with its PIL image processor and an offline byte-level tokenizer."""
+    from tokenizers import pre_tokenizers
+    from transformers import CLIPConfig, CLIPModel, CLIPTokenizer
+    from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+
+    folder = pathlib.Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    # No merges: every word splits into byte-level characters, the last one carrying CLIP's "</w>" suffix, so
+    # the 256-character alphabet twice over covers any text without a download (or an unknown token).
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    tokens = ["<|startoftext|>", "<|endoftext|>"] + alphabet + [c + "</w>" for c in alphabet]
+    vocab = {token: i for i, token in enumerate(tokens)}
+    max_tokens = 32
+    tokenizer = CLIPTokenizer(vocab=vocab, merges=[], model_max_length=max_tokens)
+    config = CLIPConfig(
+        text_config={
+            "vocab_size": len(vocab),
+            "hidden_size": 32,
+            "intermediate_size": 37,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "max_position_embeddings": max_tokens,
+            "bos_token_id": vocab["<|startoftext|>"],
+            # The text model pools at the first eos token, so the id must be the tokenizer's.
+            "eos_token_id": vocab["<|endoftext|>"],
+            "pad_token_id": vocab["<|endoftext|>"],
+        },
+        vision_config={
+            "hidden_size": 32,
+            "intermediate_size": 37,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "image_size": 32,
+            "patch_size": 8,
+        },
+        projection_dim=16,
+    )
+    torch.manual_seed(0)
+    CLIPModel(config).eval().save_pretrained(folder)
+    CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

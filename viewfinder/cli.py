@@ -168,6 +168,26 @@ def cmd_gather(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_deadletters(args, settings: Settings) -> int:
+    import httpx
+
+    gateway = args.gateway or settings.gateway_url
+    if args.action == "retry":
+        body = {"stage": args.stage, "ids": args.ids or None}
+        response = httpx.post(f"{gateway}/gather/deadletters/retry", json=body, timeout=60)
+        response.raise_for_status()
+        print(f"sent {response.json()['retried']} image(s) through the pipeline again")
+        return 0
+    params = {"limit": args.limit, **({"stage": args.stage} if args.stage else {})}
+    response = httpx.get(f"{gateway}/gather/deadletters", params=params, timeout=60)
+    response.raise_for_status()
+    rows = response.json()["dead_letters"]
+    for row in rows:
+        print(f"{row['failed_at']}  {row['image_id']}  {row['stage']:<7} {row['filename'] or '-'}: {row['reason']}")
+    print(f"{len(rows)} dead letter(s)", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="viewfinder", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -188,6 +208,13 @@ def main(argv: list[str] | None = None) -> int:
     upl.add_argument("files", nargs="+", type=Path)
     upl.add_argument("--gateway", help="gateway URL (default: http://VIEWFINDER_HOST:VIEWFINDER_PORT)")
     upl.set_defaults(func=cmd_upload)
+    dead = sub.add_parser("deadletters", help="list images that failed a stage, or retry them")
+    dead.add_argument("action", nargs="?", choices=["list", "retry"], default="list")
+    dead.add_argument("ids", nargs="*", help="with retry: only these image ids")
+    dead.add_argument("--stage", help="only failures of this stage (exif, detect, colors, embed, sink)")
+    dead.add_argument("--limit", type=int, default=100)
+    dead.add_argument("--gateway", help="gateway URL (default: http://VIEWFINDER_HOST:VIEWFINDER_PORT)")
+    dead.set_defaults(func=cmd_deadletters)
     gather = sub.add_parser("gather", help="ingest a dataset through the running gateway")
     gather_sources = gather.add_subparsers(dest="source", required=True)
     unsplash = gather_sources.add_parser("unsplash", help="the Unsplash Lite dataset")

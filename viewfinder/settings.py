@@ -49,6 +49,8 @@ class Settings:
     detr_revision: str = field(default="no_timm", metadata={"doc": "model revision (ignored for local folders)"})
     detr_threshold: float = field(default=0.8, metadata={"doc": "minimum detection score kept as a tag"})
     detr_size: int = field(default=800, metadata={"doc": "short side the detector sees, in pixels"})
+    detect_batch: int = field(default=16, metadata={"doc": "most images the detection agent takes at once"})
+    detect_batch_wait: float = field(default=0.2, metadata={"doc": "seconds the detection agent waits to fill a batch"})
     model_load_timeout: float = field(default=120.0, metadata={"doc": "seconds before a model load is given up"})
 
     max_upload_bytes: int = field(default=50 * 1024 * 1024, metadata={"doc": "largest accepted image file"})

@@ -9,6 +9,11 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from . import BadImage
 
 DEFAULT_MAX_PIXELS = 100_000_000
+THUMB_SIDE = 320
+
+
+def thumbnail_key(image_id: str) -> str:
+    return f"thumbs/{image_id}.jpg"
 
 
 def identify(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[str, int, int]:
@@ -78,3 +83,13 @@ def _reason(exc: BaseException) -> str:
     if "truncated" in text.lower():
         return f"truncated image file ({text})"
     return text
+
+
+def jpeg_thumbnail(image: Image.Image, side: int, quality: int = 82) -> bytes:
+    """A decoded RGB image as a JPEG whose longer side is at most ``side``."""
+    if max(image.size) > side:
+        image = image.copy()
+        image.thumbnail((side, side), Image.Resampling.BILINEAR)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality, optimize=True)
+    return out.getvalue()

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import io
-import struct
 import time
-import zlib
 
 import numpy as np
 import pytest
@@ -12,7 +10,7 @@ from PIL import Image
 
 from streams.enrich import BadImage
 from streams.enrich.images import DEFAULT_MAX_PIXELS, decode_rgb, identify
-from tests.photos import Photo, jpeg
+from tests.photos import Photo, bilevel_png, jpeg
 
 RED, BLUE = (255, 0, 0), (0, 0, 255)
 
@@ -21,26 +19,6 @@ def encode(im: Image.Image, fmt: str, **params) -> bytes:
     out = io.BytesIO()
     im.save(out, fmt, **params)
     return out.getvalue()
-
-
-def _chunk(kind: bytes, payload: bytes) -> bytes:
-    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
-
-
-def bilevel_png(width: int, height: int) -> bytes:
-    """A complete, valid 1-bit PNG of an all-black width x height image: tiny file, huge area."""
-    row = b"\x00" * (1 + (width + 7) // 8)  # filter byte + packed pixels
-    rows_per_block = max(1, 4_000_000 // len(row))
-    block = row * rows_per_block
-    z = zlib.compressobj(1)
-    parts, done = [], 0
-    while done < height:
-        n = min(rows_per_block, height - done)
-        parts.append(z.compress(block if n == rows_per_block else row * n))
-        done += n
-    parts.append(z.flush())
-    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", b"".join(parts)) + _chunk(b"IEND", b"")
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,124 @@
+"""CLIP embeddings: PIL images (or search texts) in, L2-normalised vectors in one space out. No Kafka, no storage."""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+
+import torch
+from PIL import Image
+from transformers import AutoTokenizer, CLIPModel
+
+# transformers 5 exports a torchvision-only placeholder as `transformers.AutoImageProcessor` when torchvision
+# is absent (as here, on purpose); the real class, which falls back to the PIL backend, lives in the submodule.
+from transformers.models.auto.image_processing_auto import AutoImageProcessor
+
+# Shared with the detector: the same failure type for the operator, the same exit grace for abandoned loads.
+from .detect import ModelUnavailable, _abandoned, _looks_local, _one_line
+
+__all__ = ["ImageEmbedder", "ModelUnavailable", "load_embedder"]
+
+log = logging.getLogger(__name__)
+
+_DECIMALS = 6
+
+
+def _features(output) -> torch.Tensor:
+    # transformers 5 returns a BaseModelOutputWithPooling whose pooler_output is the *projected* embedding;
+    # 4.x (and some remote-code models) return the tensor itself.
+    if isinstance(output, torch.Tensor):
+        return output
+    for name in ("image_embeds", "text_embeds", "pooler_output"):
+        value = getattr(output, name, None)
+        if isinstance(value, torch.Tensor):
+            return value
+    raise TypeError(f"unexpected CLIP feature output: {type(output).__name__}")
+
+
+def _unit_lists(features: torch.Tensor) -> list[list[float]]:
+    # Normalise in float32: bf16 features would make the vectors visibly non-unit.
+    features = torch.nn.functional.normalize(features.float(), dim=-1)
+    return [[round(float(x), _DECIMALS) for x in row] for row in features.cpu().tolist()]
+
+
+class ImageEmbedder:
+    def __init__(self, model: str, revision: str | None = None, device: str | None = None):
+        self.model_name = model
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        if Path(model).is_dir():
+            kwargs: dict = {"local_files_only": True}
+        else:
+            kwargs = {"revision": revision} if revision else {}
+        self.processor = AutoImageProcessor.from_pretrained(model, **kwargs)
+        self.tokenizer = AutoTokenizer.from_pretrained(model, **kwargs)
+        self.model = CLIPModel.from_pretrained(model, **kwargs).to(self.device).eval()
+        self.max_text_tokens = int(self.model.config.text_config.max_position_embeddings)
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.config.projection_dim)
+
+    def _autocast(self):
+        if self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def embed_images(self, images: list[Image.Image]) -> list[list[float]]:
+        if not images:
+            return []
+        rgb = [im if im.mode == "RGB" else im.convert("RGB") for im in images]
+        with torch.inference_mode():
+            inputs = self.processor(images=rgb, return_tensors="pt").to(self.device)
+            with self._autocast():
+                output = self.model.get_image_features(pixel_values=inputs["pixel_values"])
+            return _unit_lists(_features(output))
+
+    def embed_texts(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        with torch.inference_mode():
+            inputs = self.tokenizer(
+                list(texts),
+                padding=True,
+                truncation=True,
+                max_length=self.max_text_tokens,
+                return_tensors="pt",
+            ).to(self.device)
+            with self._autocast():
+                output = self.model.get_text_features(
+                    input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask")
+                )
+            return _unit_lists(_features(output))
+
+
+def load_embedder(model: str, revision: str | None, timeout: float) -> ImageEmbedder:
+    if not model or not model.strip():
+        raise ModelUnavailable("no image embedding model configured")
+    model = os.path.expanduser(model.strip())
+    where = model if not revision or Path(model).is_dir() else f"{model}@{revision}"
+    if _looks_local(model) and not Path(model).is_dir():
+        raise ModelUnavailable(f"image embedding model folder does not exist: {model}")
+
+    box: dict = {}
+
+    def load() -> None:
+        try:
+            box["embedder"] = ImageEmbedder(model, revision)
+        except BaseException as exc:  # noqa: BLE001 - every failure becomes ModelUnavailable below
+            box["error"] = exc
+
+    started = time.monotonic()
+    # A thread, not a signal: works off the main thread, and a load stuck on the network cannot hold the worker.
+    thread = threading.Thread(target=load, name="embedder-load", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        _abandoned.append(thread)  # detect's atexit hook gives it the same grace before the process exits
+        raise ModelUnavailable(f"loading image embedding model {where} timed out after {timeout:g}s")
+    if "error" in box:
+        raise ModelUnavailable(f"cannot load image embedding model {where}: {_one_line(box['error'])}")
+    log.info("loaded image embedding model %s in %.1fs", where, time.monotonic() - started)
+    return box["embedder"]

@@ -1,0 +1,151 @@
+import math
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+from sklearn.datasets import load_sample_image
+
+from streams.enrich.clip import ImageEmbedder, ModelUnavailable, load_embedder
+from tests.tiny_models import build_tiny_clip
+
+
+@pytest.fixture(scope="module")
+def tiny_clip(tmp_path_factory):
+    return build_tiny_clip(tmp_path_factory.mktemp("tiny-clip"))
+
+
+@pytest.fixture(scope="module")
+def embedder(tiny_clip):
+    return load_embedder(str(tiny_clip), None, timeout=60)
+
+
+def gradient(width=120, height=80):
+    x = np.linspace(0, 255, width, dtype=np.uint8)
+    y = np.linspace(0, 255, height, dtype=np.uint8)
+    rgb = np.stack(np.broadcast_arrays(x[None, :], y[:, None], np.uint8(128)), axis=-1)
+    return Image.fromarray(np.ascontiguousarray(rgb), "RGB")
+
+
+def photo():
+    return Image.fromarray(load_sample_image("china.jpg"))
+
+
+def norm(vector):
+    return math.sqrt(sum(x * x for x in vector))
+
+
+def assert_unit(vector, dim=16):
+    assert len(vector) == dim
+    assert all(isinstance(x, float) for x in vector)
+    assert norm(vector) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_loads_tiny_model(tiny_clip, embedder):
+    assert (tiny_clip / "config.json").is_file()
+    assert (tiny_clip / "preprocessor_config.json").is_file()
+    assert (tiny_clip / "tokenizer.json").is_file()
+    assert isinstance(embedder, ImageEmbedder)
+    assert embedder.dim == 16
+    # The PIL backend, since torchvision is deliberately absent.
+    assert type(embedder.processor).__name__ == "CLIPImageProcessorPil"
+
+
+def test_different_images_give_different_unit_vectors(embedder):
+    vectors = embedder.embed_images([gradient(), photo()])
+    assert len(vectors) == 2
+    for vector in vectors:
+        assert_unit(vector)
+    assert max(abs(a - b) for a, b in zip(*vectors)) > 1e-3
+
+
+def test_same_image_twice_is_deterministic(embedder):
+    image = photo()
+    first = embedder.embed_images([image])
+    second = embedder.embed_images([image])
+    assert first == second
+    both = embedder.embed_images([image, image.copy()])
+    assert both[0] == both[1]
+
+
+def test_batch_equals_single_calls(embedder):
+    images = [gradient(), photo()]
+    batch = embedder.embed_images(images)
+    singles = [embedder.embed_images([image])[0] for image in images]
+    for got, want in zip(batch, singles):
+        assert got == pytest.approx(want, abs=1e-5)
+
+
+def test_empty_inputs_give_empty_lists(embedder):
+    assert embedder.embed_images([]) == []
+    assert embedder.embed_texts([]) == []
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "P", "I;16"])
+def test_non_rgb_images(embedder, mode):
+    image = photo().convert(mode) if mode != "I;16" else Image.fromarray(
+        np.linspace(0, 65535, 64 * 48, dtype=np.uint16).reshape(48, 64)
+    )
+    assert image.mode == mode
+    (vector,) = embedder.embed_images([image])
+    assert_unit(vector)
+    if mode == "RGBA":
+        # An opaque alpha channel is dropped, not fed to the model.
+        assert vector == pytest.approx(embedder.embed_images([photo()])[0], abs=1e-5)
+
+
+def test_texts_share_the_image_space(embedder):
+    vectors = embedder.embed_texts(["a dog", "a cat"])
+    assert len(vectors) == 2
+    for vector in vectors:
+        assert_unit(vector, embedder.dim)
+    assert vectors[0] != vectors[1]
+    assert embedder.embed_texts(["a dog"])[0] == pytest.approx(vectors[0], abs=1e-5)
+
+
+def test_long_and_odd_texts_are_truncated_not_rejected(embedder):
+    (vector,) = embedder.embed_texts(["ünïcødé 東京 🐕 " * 40])
+    assert_unit(vector)
+
+
+def test_missing_folder_fails_fast_naming_it(tmp_path):
+    missing = tmp_path / "no-such-clip"
+    started = time.monotonic()
+    with pytest.raises(ModelUnavailable) as info:
+        load_embedder(str(missing), None, timeout=60)
+    assert time.monotonic() - started < 1
+    assert str(missing) in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_folder_without_model_fails(tmp_path):
+    (tmp_path / "README.md").write_text("not a model")
+    with pytest.raises(ModelUnavailable) as info:
+        load_embedder(str(tmp_path), None, timeout=60)
+    assert str(tmp_path) in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_blank_model_name_fails():
+    with pytest.raises(ModelUnavailable, match="no image embedding model"):
+        load_embedder("  ", None, timeout=60)
+
+
+def test_timeout_raises_instead_of_hanging(tiny_clip, monkeypatch):
+    import streams.enrich.clip as clip
+
+    release = clip.threading.Event()
+
+    class Stuck(ImageEmbedder):
+        def __init__(self, *args, **kwargs):
+            release.wait(5)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(clip, "ImageEmbedder", Stuck)
+    started = time.monotonic()
+    try:
+        with pytest.raises(ModelUnavailable, match="timed out after 0.2s"):
+            load_embedder(str(tiny_clip), None, timeout=0.2)
+        assert time.monotonic() - started < 2
+    finally:
+        release.set()
