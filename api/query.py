@@ -47,7 +47,7 @@ async def image(request: web.Request) -> web.Response:
         "filename": row["filename"], "content_type": row["content_type"], "size_bytes": row["size_bytes"],
         "arrived_at": row["arrived_at"], "enriched_at": row["enriched_at"],
         "width": row["width"], "height": row["height"], "orientation": row["orientation"],
-        "exif": exif, "tags_status": row["tags_status"],
+        "exif": exif, "tags_status": row["tags_status"], "embedding_status": row["embedding_status"],
         "tags": row["tags"] if row["tags_status"] == "ok" else None,
         "colors": row["colors"], "country": row["country"], "dead_letters": row["dead_letters"],
         "url": f"/cdn/show/{iid}", "thumbnail": f"/cdn/show/{iid}?size=thumb",

@@ -84,12 +84,14 @@ class Database:
                 """UPDATE images SET status = 'enriched', error = NULL, enriched_at = COALESCE(enriched_at, now()),
                        stage = %s,
                        width = %s, height = %s, orientation = %s, make = %s, model = %s, taken_at = %s, iso = %s,
-                       latitude = %s, longitude = %s, altitude = %s, exif = %s, tags_status = %s, colors = %s
+                       latitude = %s, longitude = %s, altitude = %s, exif = %s, tags_status = %s, colors = %s,
+                       embedding_status = %s, country = COALESCE(%s, country)
                    WHERE id = %s""",
                 (len(STAGES), event.width, event.height, event.orientation, exif.get("Make"), exif.get("Model"),
                  _timestamp(exif.get("DateTimeOriginal")), exif.get("ISOSpeedRatings"),
                  exif.get("Latitude"), exif.get("Longitude"), exif.get("Altitude"),
-                 json.dumps(exif), event.tags_status, json.dumps(event.colors), event.id),
+                 json.dumps(exif), event.tags_status, json.dumps(event.colors), event.embedding_status,
+                 event.country, event.id),
             )
             cur.execute("DELETE FROM image_tags WHERE image_id = %s", (event.id,))
             if event.tags:

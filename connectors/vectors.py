@@ -15,7 +15,7 @@ from typing import Protocol
 
 import httpx
 
-from schemas.vectors import PAYLOAD_INDEXES, VECTORS, image_id, point_id
+from schemas.vectors import PAYLOAD_INDEXES, collection_vectors, image_id, point_id
 
 
 class VectorIndex(Protocol):
@@ -27,14 +27,14 @@ class VectorIndex(Protocol):
 
 
 class EdgeIndex:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, vectors: dict[str, int]):
         import qdrant_edge as qe
 
         self.qe = qe
         self.path = Path(path)
         self.lock = threading.Lock()
         config = qe.EdgeConfig(vectors={name: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)
-                                        for name, dim in VECTORS.items()})
+                                        for name, dim in vectors.items()})
         if (self.path / "edge_config.json").exists() or any(self.path.glob("segments*")):
             self.shard = qe.EdgeShard.load(str(self.path), config)
         else:
@@ -80,20 +80,20 @@ class EdgeIndex:
 
 
 class QdrantIndex:
-    def __init__(self, url: str, collection: str, api_key: str | None = None):
+    def __init__(self, url: str, collection: str, vectors: dict[str, int], api_key: str | None = None):
         from qdrant_client import QdrantClient, models
 
         self.models = models
         # ":memory:" is qdrant-client's local mode: the same API without a server (tests).
         self.client = (QdrantClient(location=url) if url == ":memory:"
                        else QdrantClient(url=url, api_key=api_key or None))
-        self.collection = collection
+        self.collection, self.vectors = collection, vectors
 
     def ensure(self) -> None:
         m = self.models
         if not self.client.collection_exists(self.collection):
             self.client.create_collection(self.collection, vectors_config={
-                name: m.VectorParams(size=dim, distance=m.Distance.COSINE) for name, dim in VECTORS.items()})
+                name: m.VectorParams(size=dim, distance=m.Distance.COSINE) for name, dim in self.vectors.items()})
         kinds = {"keyword": m.PayloadSchemaType.KEYWORD, "integer": m.PayloadSchemaType.INTEGER}
         for field, kind in PAYLOAD_INDEXES.items():
             self.client.create_payload_index(self.collection, field, kinds[kind])
@@ -152,7 +152,8 @@ class IndexServiceClient:
 
 def open_index(settings) -> VectorIndex:
     if settings.qdrant_url:
-        return QdrantIndex(settings.qdrant_url, settings.qdrant_collection, settings.qdrant_api_key)
+        return QdrantIndex(settings.qdrant_url, settings.qdrant_collection, collection_vectors(settings.clip_dim),
+                           settings.qdrant_api_key)
     if settings.index_url:
         return IndexServiceClient(settings.index_url)
     raise RuntimeError("no vector index configured: set VIEWFINDER_QDRANT_URL (or run `viewfinder up`)")

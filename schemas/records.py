@@ -26,6 +26,7 @@ class ExifExtracted(ImageArrived, namespace="viewfinder.image.exif.v1"):
     height: int
     orientation: str   # landscape | portrait | square
     exif: dict
+    country: Optional[str]  # from the GPS position, offline; None without one
 
 
 class ObjectsDetected(ExifExtracted, namespace="viewfinder.image.detected.v1"):
@@ -38,7 +39,8 @@ class ColorsExtracted(ObjectsDetected, namespace="viewfinder.image.colors.v1"):
 
 
 class ImageEnriched(ColorsExtracted, namespace="viewfinder.image.enriched.v1"):
-    vectors: dict          # vector name -> list[float]
+    vectors: dict          # vector name -> list[float]; "clip" absent when unavailable
+    embedding_status: str  # "ok" | "unavailable"
 
 
 class DeadLetter(faust.Record, serializer="json", namespace="viewfinder.deadletter.v1"):

@@ -6,10 +6,16 @@ import uuid
 
 from streams.enrich.colors import PALETTE_DIM
 
-VECTORS = {
-    # Coverage-weighted soft histogram of the four dominant colours (see streams.enrich.colors).
-    "palette": PALETTE_DIM,
-}
+
+def collection_vectors(clip_dim: int) -> dict[str, int]:
+    """Named vectors and their sizes. A point may lack "clip" when no CLIP weights could be loaded."""
+    return {
+        # Coverage-weighted soft histogram of the four dominant colours (see streams.enrich.colors).
+        "palette": PALETTE_DIM,
+        # CLIP image embedding; its size comes from the model (512 for ViT-B/32).
+        "clip": clip_dim,
+    }
+
 
 # payload field -> index kind
 PAYLOAD_INDEXES = {

@@ -16,8 +16,10 @@ from connectors.objectstore import ObjectStore
 from connectors.postgres import Database
 from connectors.vectors import open_index
 from schemas.records import ColorsExtracted, DeadLetter, ExifExtracted, ImageEnriched, ObjectsDetected
-from streams.enrich import BadImage, colors, embedding, exif, images
-from streams.enrich.detect import ModelUnavailable, load_detector
+from streams.enrich import BadImage, colors, embedding, exif, geo, images
+from streams.enrich.clip import load_embedder
+from streams.enrich.detect import load_detector
+from streams.enrich.models import ModelUnavailable
 
 from .app import app, arrived, colors_extracted, dead_letters, enriched, exif_extracted, objects_detected, settings
 
@@ -28,13 +30,12 @@ DETECT_DECODE_SIDE = round(settings.detr_size * 1333 / 800)  # DETR's own longes
 
 
 class Resources:
-    """Clients opened once per worker process, on first use."""
+    """Clients and models opened once per worker process, on first use."""
 
     def __init__(self, settings):
         self.settings = settings
-        self._detector_lock = asyncio.Lock()
-        self._detector = None
-        self.detector_error: str | None = None
+        self._models: dict[str, object] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
 
     @cached_property
     def store(self) -> ObjectStore:
@@ -48,18 +49,32 @@ class Resources:
     def index(self):
         return open_index(self.settings)
 
-    async def detector(self):
-        """The loaded detector, or None when its weights cannot be had (said once, clearly)."""
-        async with self._detector_lock:
-            if self._detector is None and self.detector_error is None:
-                s = self.settings
+    async def _model(self, what: str, load):
+        """The loaded model, or None when its weights cannot be had (said once, clearly)."""
+        async with self._locks.setdefault(what, asyncio.Lock()):
+            if what not in self._models:
                 try:
-                    self._detector = await asyncio.to_thread(
-                        load_detector, s.detr_model, s.detr_revision, s.detr_threshold, s.detr_size, s.model_load_timeout)
+                    self._models[what] = await asyncio.to_thread(load)
                 except ModelUnavailable as exc:
-                    self.detector_error = str(exc)
-                    log.error("object detection unavailable, images will complete without tags: %s", exc)
-        return self._detector
+                    self._models[what] = None
+                    log.error("%s unavailable, images will complete without it: %s", what, exc)
+        return self._models[what]
+
+    async def detector(self):
+        s = self.settings
+        return await self._model("object detection", lambda: load_detector(
+            s.detr_model, s.detr_revision, s.detr_threshold, s.detr_size, s.model_load_timeout))
+
+    async def embedder(self):
+        s = self.settings
+
+        def load():
+            model = load_embedder(s.clip_model, s.clip_revision or None, s.model_load_timeout)
+            if model.dim != s.clip_dim:
+                raise ModelUnavailable(f"{s.clip_model} makes {model.dim}-dimensional embeddings but the collection "
+                                       f"holds {s.clip_dim} (VIEWFINDER_CLIP_DIM)")
+            return model
+        return await self._model("image embedding", load)
 
 
 resources = Resources(settings)
@@ -106,9 +121,14 @@ async def _run(stream, stage: str, compute, out_topic) -> None:
 
 
 async def _exif(event) -> ExifExtracted:
-    result = await asyncio.to_thread(exif.extract, await _original(event), settings.max_pixels)
+    def run():
+        result = exif.extract(data, settings.max_pixels)
+        lat, lon = result.exif.get("Latitude"), result.exif.get("Longitude")
+        return result, (geo.country(lat, lon) if lat is not None and lon is not None else None)
+    data = await _original(event)
+    result, country = await asyncio.to_thread(run)
     return ExifExtracted(**event.asdict(), width=result.width, height=result.height,
-                         orientation=result.orientation, exif=result.exif)
+                         orientation=result.orientation, exif=result.exif, country=country)
 
 
 async def _decode_for_detection(event):
@@ -161,7 +181,17 @@ async def _colors(event) -> ColorsExtracted:
 
 
 async def _embed(event) -> ImageEnriched:
-    return ImageEnriched(**event.asdict(), vectors=await asyncio.to_thread(embedding.vectors, event.colors))
+    vectors = await asyncio.to_thread(embedding.vectors, event.colors)
+    embedder = await resources.embedder()
+    if embedder is not None:
+        data = await _original(event)
+
+        def run():
+            # CLIP looks at 224 pixels; the thumbnail-sized draft decode is plenty and cheap.
+            return embedder.embed_images([images.decode_rgb(data, images.THUMB_SIDE, settings.max_pixels)])[0]
+        vectors["clip"] = await asyncio.to_thread(run)
+    return ImageEnriched(**event.asdict(), vectors=vectors,
+                         embedding_status="ok" if embedder is not None else "unavailable")
 
 
 @app.agent(arrived, name="viewfinder.stage.exif")

@@ -11,12 +11,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.tiny_models import build_tiny_detr
+from tests.tiny_models import build_tiny_clip, build_tiny_detr
 from viewfinder.embedded.process import free_port
 from viewfinder.settings import Settings
 from viewfinder.stack import Stack
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+TINY_CLIP_DIM = 16
 
 
 @pytest.fixture(scope="session")
@@ -36,16 +37,22 @@ def tiny_detr(data_dir) -> Path:
     return build_tiny_detr(data_dir / "tiny-detr")
 
 
+@pytest.fixture(scope="session")
+def tiny_clip(data_dir) -> Path:
+    return build_tiny_clip(data_dir / "tiny-clip")
+
+
 def stack_settings(data_dir: Path, **changes) -> Settings:
     return Settings.from_env({}).replace(
         data_dir=data_dir, port=free_port(), broker_session_timeout=6.0, log_level="INFO",
-        model_load_timeout=60.0, **changes)
+        model_load_timeout=60.0, clip_dim=TINY_CLIP_DIM, **changes)
 
 
 @pytest.fixture(scope="session")
-def running_stack(data_dir, tiny_detr):
+def running_stack(data_dir, tiny_detr, tiny_clip):
     # Threshold 0: a tiny random DETR never reaches the production threshold.
-    stack = Stack(stack_settings(data_dir, detr_model=str(tiny_detr), detr_threshold=0.0, detr_size=128))
+    stack = Stack(stack_settings(data_dir, detr_model=str(tiny_detr), detr_threshold=0.0, detr_size=128,
+                                 clip_model=str(tiny_clip)))
     stack.start()
     yield stack
     stack.stop()

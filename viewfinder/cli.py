@@ -80,7 +80,8 @@ def cmd_dashboard(args, settings: Settings) -> int:
 def cmd_index(args, settings: Settings) -> int:
     from .embedded.index import serve
 
-    serve(Path(args.path), args.host, args.port)
+    vectors = {name: int(dim) for name, dim in (v.split("=", 1) for v in args.vector)}
+    serve(Path(args.path), args.host, args.port, vectors)
     return 0
 
 
@@ -203,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     idx.add_argument("--path", required=True)
     idx.add_argument("--host", default="127.0.0.1")
     idx.add_argument("--port", type=int, required=True)
+    idx.add_argument("--vector", action="append", required=True, help="NAME=SIZE of a named vector")
     idx.set_defaults(func=cmd_index)
     upl = sub.add_parser("upload", help="upload image files")
     upl.add_argument("files", nargs="+", type=Path)

@@ -49,6 +49,10 @@ class Settings:
     detr_revision: str = field(default="no_timm", metadata={"doc": "model revision (ignored for local folders)"})
     detr_threshold: float = field(default=0.8, metadata={"doc": "minimum detection score kept as a tag"})
     detr_size: int = field(default=800, metadata={"doc": "short side the detector sees, in pixels"})
+    clip_model: str = field(default="openai/clip-vit-base-patch32", metadata={
+        "doc": "CLIP model (Hugging Face id or local folder) for image embeddings"})
+    clip_revision: str = field(default="", metadata={"doc": "CLIP model revision (ignored for local folders)"})
+    clip_dim: int = field(default=512, metadata={"doc": "CLIP embedding size; fixed when the collection is created"})
     detect_batch: int = field(default=16, metadata={"doc": "most images the detection agent takes at once"})
     detect_batch_wait: float = field(default=0.2, metadata={"doc": "seconds the detection agent waits to fill a batch"})
     model_load_timeout: float = field(default=120.0, metadata={"doc": "seconds before a model load is given up"})

@@ -17,6 +17,7 @@ from connectors.ingest import Ingestor
 from connectors.objectstore import ObjectStore
 from connectors.postgres import Database
 from connectors.vectors import open_index
+from schemas.vectors import collection_vectors
 
 from .embedded import broker, index, objectstore, postgres
 from .embedded.process import ManagedProcess, ServiceFailed, free_port
@@ -75,7 +76,7 @@ class Stack:
                 self.processes.append(proc)
                 s = s.replace(s3_endpoint=endpoint, s3_access_key=access, s3_secret_key=secret, s3_secure=False)
             if not s.qdrant_url and not s.index_url:
-                proc, url = index.start(data_dir, s.host)
+                proc, url = index.start(data_dir, collection_vectors(s.clip_dim), s.host)
                 self.processes.append(proc)
                 s = s.replace(index_url=url)
             self.settings = s

@@ -2,11 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
-import os
-import threading
-import time
-from pathlib import Path
 
 import torch
 from PIL import Image
@@ -16,12 +11,10 @@ from transformers import AutoTokenizer, CLIPModel
 # is absent (as here, on purpose); the real class, which falls back to the PIL backend, lives in the submodule.
 from transformers.models.auto.image_processing_auto import AutoImageProcessor
 
-# Shared with the detector: the same failure type for the operator, the same exit grace for abandoned loads.
-from .detect import ModelUnavailable, _abandoned, _looks_local, _one_line
+from .models import ModelUnavailable, load_with_deadline, pretrained_kwargs
 
 __all__ = ["ImageEmbedder", "ModelUnavailable", "load_embedder"]
 
-log = logging.getLogger(__name__)
 
 _DECIMALS = 6
 
@@ -48,10 +41,7 @@ class ImageEmbedder:
     def __init__(self, model: str, revision: str | None = None, device: str | None = None):
         self.model_name = model
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        if Path(model).is_dir():
-            kwargs: dict = {"local_files_only": True}
-        else:
-            kwargs = {"revision": revision} if revision else {}
+        kwargs = pretrained_kwargs(model, revision)
         self.processor = AutoImageProcessor.from_pretrained(model, **kwargs)
         self.tokenizer = AutoTokenizer.from_pretrained(model, **kwargs)
         self.model = CLIPModel.from_pretrained(model, **kwargs).to(self.device).eval()
@@ -95,30 +85,4 @@ class ImageEmbedder:
 
 
 def load_embedder(model: str, revision: str | None, timeout: float) -> ImageEmbedder:
-    if not model or not model.strip():
-        raise ModelUnavailable("no image embedding model configured")
-    model = os.path.expanduser(model.strip())
-    where = model if not revision or Path(model).is_dir() else f"{model}@{revision}"
-    if _looks_local(model) and not Path(model).is_dir():
-        raise ModelUnavailable(f"image embedding model folder does not exist: {model}")
-
-    box: dict = {}
-
-    def load() -> None:
-        try:
-            box["embedder"] = ImageEmbedder(model, revision)
-        except BaseException as exc:  # noqa: BLE001 - every failure becomes ModelUnavailable below
-            box["error"] = exc
-
-    started = time.monotonic()
-    # A thread, not a signal: works off the main thread, and a load stuck on the network cannot hold the worker.
-    thread = threading.Thread(target=load, name="embedder-load", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
-        _abandoned.append(thread)  # detect's atexit hook gives it the same grace before the process exits
-        raise ModelUnavailable(f"loading image embedding model {where} timed out after {timeout:g}s")
-    if "error" in box:
-        raise ModelUnavailable(f"cannot load image embedding model {where}: {_one_line(box['error'])}")
-    log.info("loaded image embedding model %s in %.1fs", where, time.monotonic() - started)
-    return box["embedder"]
+    return load_with_deadline("image embedding", model, revision, lambda m: ImageEmbedder(m, revision), timeout)

@@ -1,13 +1,7 @@
 """Object detection: PIL images in, per-label counts, best scores and boxes out. No Kafka, no storage."""
 from __future__ import annotations
 
-import atexit
 import contextlib
-import logging
-import os
-import threading
-import time
-from pathlib import Path
 
 import torch
 from PIL import Image
@@ -18,41 +12,15 @@ from transformers import AutoModelForObjectDetection
 from transformers.models.auto.image_processing_auto import AutoImageProcessor
 
 from .labels import COCO_LABELS
+from .models import ModelUnavailable, load_with_deadline, pretrained_kwargs
 
-log = logging.getLogger(__name__)
+__all__ = ["COCO_LABELS", "Detector", "ModelUnavailable", "load_detector"]
+
 
 
 _SKIP_LABELS = {"", "N/A"}
 # DETR was trained with short side 800 and long side at most 1333; keep that ratio at other sizes.
 _LONG_OVER_SHORT = 1333 / 800
-
-
-# Exiting while an abandoned load is inside torch aborts the process (SIGABRT, "terminate called without an
-# active exception"), so exit waits this long for such loads to finish before giving up on them.
-EXIT_GRACE_S = 10.0
-_abandoned: list[threading.Thread] = []
-
-
-@atexit.register
-def _await_abandoned_loads() -> None:
-    deadline = time.monotonic() + EXIT_GRACE_S
-    for thread in _abandoned:
-        thread.join(max(0.0, deadline - time.monotonic()))
-
-
-class ModelUnavailable(RuntimeError):
-    """The detection model cannot be loaded; the message is a one-line reason for the operator."""
-
-
-def _looks_local(model: str) -> bool:
-    # A hub id is "name" or "org/name"; anything path-like must never be sent to the hub.
-    return (
-        os.path.exists(model)
-        or os.path.isabs(model)
-        or model.startswith((".", "~"))
-        or model.count("/") > 1
-        or (os.sep != "/" and os.sep in model)
-    )
 
 
 class Detector:
@@ -68,10 +36,7 @@ class Detector:
         self.threshold = float(threshold)
         self.size = int(size)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        if Path(model).is_dir():
-            kwargs: dict = {"local_files_only": True}
-        else:
-            kwargs = {"revision": revision} if revision else {}
+        kwargs = pretrained_kwargs(model, revision)
         longest = max(self.size, round(self.size * _LONG_OVER_SHORT))
         self.processor = AutoImageProcessor.from_pretrained(
             model, size={"shortest_edge": self.size, "longest_edge": longest}, **kwargs
@@ -124,40 +89,5 @@ class Detector:
         return tags
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or "no detail"
-    if len(text) > 300:
-        text = text[:297] + "..."
-    return f"{type(exc).__name__}: {text}"
-
-
-def load_detector(
-    model: str, revision: str | None, threshold: float, size: int, timeout: float
-) -> Detector:
-    if not model or not model.strip():
-        raise ModelUnavailable("no detection model configured")
-    model = os.path.expanduser(model.strip())
-    where = model if not revision or Path(model).is_dir() else f"{model}@{revision}"
-    if _looks_local(model) and not Path(model).is_dir():
-        raise ModelUnavailable(f"detection model folder does not exist: {model}")
-
-    box: dict = {}
-
-    def load() -> None:
-        try:
-            box["detector"] = Detector(model, revision, threshold, size)
-        except BaseException as exc:  # noqa: BLE001 - every failure becomes ModelUnavailable below
-            box["error"] = exc
-
-    started = time.monotonic()
-    # A thread, not a signal: works off the main thread, and a load stuck on the network cannot hold the worker.
-    thread = threading.Thread(target=load, name="detector-load", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
-        _abandoned.append(thread)
-        raise ModelUnavailable(f"loading detection model {where} timed out after {timeout:g}s")
-    if "error" in box:
-        raise ModelUnavailable(f"cannot load detection model {where}: {_one_line(box['error'])}")
-    log.info("loaded detection model %s in %.1fs", where, time.monotonic() - started)
-    return box["detector"]
+def load_detector(model: str, revision: str | None, threshold: float, size: int, timeout: float) -> Detector:
+    return load_with_deadline("detection", model, revision, lambda m: Detector(m, revision, threshold, size), timeout)

@@ -54,8 +54,10 @@ def test_replaying_an_enriched_event_changes_nothing(stack, gateway, db):
         id=iid, object_key=row["object_key"], source=row["source"], filename=row["filename"],
         content_type=row["content_type"], size=row["size_bytes"], arrived_at=row["arrived_at"].isoformat(),
         width=row["width"], height=row["height"], orientation=row["orientation"], exif=row["exif"],
+        country=row["country"],
         tags={k: {"count": v["count"], "score": v["score"], "boxes": v["boxes"]} for k, v in row["tags"].items()},
-        tags_status=row["tags_status"], colors=row["colors"], vectors={"palette": [1.0] + [0.0] * 124})
+        tags_status=row["tags_status"], colors=row["colors"], vectors={"palette": [1.0] + [0.0] * 124},
+        embedding_status=row["embedding_status"])
     for _ in range(2):
         db.save_enriched(event)
         index.upsert([{"id": iid, "vectors": event.vectors, "payload": {"orientation": row["orientation"]}}])
@@ -113,7 +115,8 @@ def test_without_detector_weights_images_still_complete_and_data_outlives_restar
     same data dir started again."""
     data_dir = Path(tempfile.mkdtemp(prefix="viewfinder-nomodel-"))
     data_dir.chmod(0o755)
-    settings = stack_settings(data_dir, detr_model=str(data_dir / "no-such-model"))
+    settings = stack_settings(data_dir, detr_model=str(data_dir / "no-such-model"),
+                              clip_model=str(data_dir / "no-such-clip"))
     stack = Stack(settings)
     try:
         with httpx.Client(base_url=stack.start().gateway_url, timeout=60) as gateway:
@@ -123,10 +126,11 @@ def test_without_detector_weights_images_still_complete_and_data_outlives_restar
             for iid in ids:
                 image = gateway.get(f"/images/{iid}").json()
                 assert image["tags_status"] == "unavailable" and image["tags"] is None
+                assert image["embedding_status"] == "unavailable"
                 assert image["colors"] and image["exif"]
         log = (data_dir / "logs" / "worker.log").read_text()
-        assert log.count("object detection unavailable") == 1
-        assert "no-such-model" in log
+        assert log.count("object detection unavailable") == 1 and "no-such-model" in log
+        assert log.count("image embedding unavailable") == 1 and "no-such-clip" in log
         stack.stop()
 
         stack = Stack(settings.replace(port=free_port()))

@@ -14,13 +14,14 @@ from PIL import Image
 from connectors.postgres import Database
 from connectors.vectors import open_index
 from streams.enrich.colors import delta_e, hex_to_rgb, rgb_to_lab
-from tests.conftest import poll
+from tests.conftest import TINY_CLIP_DIM, poll
 from tests.photos import Photo, expected_degrees, jpeg
 
 PAINTS = {"red": (230, 20, 20), "blue": (20, 40, 220), "green": (30, 170, 50),
           "yellow": (245, 220, 30), "purple": (130, 40, 160)}
 SHAPES = {"landscape": (360, 240), "portrait": (240, 360), "square": (300, 300)}
 GPS = [(-33.8568, 151.2153, 58.0), (40.6892, -74.0445, 12.5), (-22.9519, -43.2105, -8.25), None, None, None]
+COUNTRIES = dict(zip(GPS[:3], ["Australia", "United States", "Brazil"]))
 
 
 def make_photos() -> list[Photo]:
@@ -93,8 +94,10 @@ def test_every_photo_is_enriched_with_exact_exif(uploaded):
             assert exif["Longitude"] == pytest.approx(expected_degrees(lon), abs=1e-6)
             assert exif["Altitude"] == pytest.approx(alt, abs=0.01)
             assert (exif["Latitude"] < 0) == (lat < 0) and (exif["Longitude"] < 0) == (lon < 0)
+            assert img["country"] == COUNTRIES[photo.gps]
         else:
             assert not {"Latitude", "Longitude", "Altitude"} & set(exif)
+            assert img["country"] is None
 
 
 def test_colours_are_close_to_what_was_painted(uploaded):
@@ -130,11 +133,18 @@ def enriched_and_points(stack) -> tuple[int, int]:
         index.close()
 
 
-def test_one_vector_point_per_enriched_image(uploaded, stack):
-    _, _, images = uploaded
+def test_one_vector_point_per_enriched_image_with_its_clip_embedding(uploaded, stack):
+    _, ids, images = uploaded
     assert sum(1 for img in images.values() if img["status"] == "enriched") == 30
+    assert all(images[p.name]["embedding_status"] == "ok" for p in PHOTOS)
     enriched, points = enriched_and_points(stack)
     assert points == enriched >= 30
+    index = open_index(stack)
+    try:
+        with_clip = {h["id"] for h in index.search("clip", [1.0] * TINY_CLIP_DIM, {}, 10_000)}
+    finally:
+        index.close()
+    assert {ids[p.name] for p in PHOTOS} <= with_clip
 
 
 def test_red_landscapes_rank_first(uploaded, gateway):

@@ -8,15 +8,18 @@ import uuid
 import pytest
 
 from connectors.vectors import EdgeIndex, QdrantIndex
-from schemas.vectors import VECTORS
+from schemas.vectors import collection_vectors
 
+VECTORS = collection_vectors(clip_dim=8)
 DIM = VECTORS["palette"]
 
 
 def points(n: int = 300) -> list[dict]:
     rng = random.Random(7)
     return [{"id": uuid.UUID(int=rng.getrandbits(128)).hex,
-             "vectors": {"palette": [rng.random() for _ in range(DIM)]},
+             # Every other point has no CLIP vector, as when the model was unavailable.
+             "vectors": {"palette": [rng.random() for _ in range(DIM)],
+                         **({"clip": [rng.random() for _ in range(8)]} if rng.random() < 0.5 else {})},
              "payload": {"orientation": rng.choice(["landscape", "portrait", "square"]),
                          "make": rng.choice(["canon", "sony", None]),
                          "tags": rng.sample(["dog", "cat", "car", "tree"], rng.randint(0, 2)),
@@ -25,7 +28,8 @@ def points(n: int = 300) -> list[dict]:
 
 @pytest.fixture(params=["edge", "qdrant-client"])
 def index(request, tmp_path):
-    engine = EdgeIndex(tmp_path / "shard") if request.param == "edge" else QdrantIndex(":memory:", "images")
+    engine = (EdgeIndex(tmp_path / "shard", VECTORS) if request.param == "edge"
+              else QdrantIndex(":memory:", "images", VECTORS))
     engine.ensure()
     yield engine
     engine.close()
@@ -60,3 +64,13 @@ def test_filtered_search_matches_brute_force(index):
         hits = index.search("palette", query, must, 10)
         assert [h["id"] for h in hits] == brute_force(data, query, must, 10)
         assert all(h["payload"]["orientation"] == must.get("orientation", h["payload"]["orientation"]) for h in hits)
+
+
+@pytest.mark.filterwarnings("ignore:Payload indexes have no effect")
+def test_points_without_a_named_vector_are_skipped_by_searches_on_it(index):
+    data = points(120)
+    index.upsert(data)
+    with_clip = {p["id"] for p in data if "clip" in p["vectors"]}
+    assert 0 < len(with_clip) < len(data)
+    hits = index.search("clip", [1.0] * VECTORS["clip"], {}, len(data))
+    assert {h["id"] for h in hits} == with_clip

@@ -1,4 +1,5 @@
 import math
+import threading
 import time
 
 import numpy as np
@@ -134,7 +135,7 @@ def test_blank_model_name_fails():
 def test_timeout_raises_instead_of_hanging(tiny_clip, monkeypatch):
     import streams.enrich.clip as clip
 
-    release = clip.threading.Event()
+    release = threading.Event()
 
     class Stuck(ImageEmbedder):
         def __init__(self, *args, **kwargs):

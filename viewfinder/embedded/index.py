@@ -40,18 +40,19 @@ def make_app(index: EdgeIndex) -> web.Application:
     return app
 
 
-def serve(path: Path, host: str, port: int) -> None:
-    index = EdgeIndex(path)
+def serve(path: Path, host: str, port: int, vectors: dict[str, int]) -> None:
+    index = EdgeIndex(path, vectors)
     index.ensure()
     web.run_app(make_app(index), host=host, port=port, print=None, handle_signals=True)
 
 
-def start(data_dir: Path, host: str = "127.0.0.1", port: int | None = None) -> tuple[ManagedProcess, str]:
+def start(data_dir: Path, vectors: dict[str, int], host: str = "127.0.0.1",
+          port: int | None = None) -> tuple[ManagedProcess, str]:
     port = port or free_port(host)
     proc = ManagedProcess(
         "vector index (qdrant-edge)",
         [sys.executable, "-m", "viewfinder.cli", "index", "--path", str((data_dir / "index").resolve()),
-         "--host", host, "--port", str(port)],
+         "--host", host, "--port", str(port), *(f"--vector={name}={dim}" for name, dim in vectors.items())],
         data_dir / "logs" / "index.log",
     ).start()
     proc.wait_port(host, port, timeout=60)
