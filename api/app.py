@@ -48,6 +48,7 @@ def create_app(settings: Settings, services: Services | None = None) -> web.Appl
 
     async def open_services(app):
         app["services"] = services or await asyncio.to_thread(Services.open, settings)
+        app["services"].start_loading_models()
         yield
         await asyncio.to_thread(app["services"].close)
 

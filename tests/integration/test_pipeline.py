@@ -227,3 +227,15 @@ def test_bad_preferences_get_a_clear_400(gateway):
         response = gateway.post("/recommend/recommend", json=body)
         assert response.status_code == 400
         assert needle in response.json()["error"]
+
+
+def test_free_text_tags_resolve_by_meaning(uploaded, gateway):
+    response = gateway.post("/recommend/recommend", json={"tags": ["puppy", "mammoth"], "limit": 5})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["resolved_tags"] == {"puppy": "dog", "mammoth": "elephant"}
+    assert body["tag_resolution"]["puppy"]["via"] == "embedding" and body["tag_resolution"]["puppy"]["score"] > 0.6
+    # The tiny random detector calls everything an elephant, so elephants are what there is to find.
+    top = body["results"][0]["why"]["tags"]
+    assert top["matched"] == ["elephant"] and top["resolved_from"] == {"elephant": ["mammoth"]}
+    assert top["missing"] == ["dog"]

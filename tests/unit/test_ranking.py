@@ -163,7 +163,8 @@ def test_why_explains_every_component():
     assert why["orientation"] == {"wanted": "portrait", "actual": "landscape", "match": False}
     assert why["size"]["wanted"] == [800, 600] and why["size"]["actual"] == [1600, 1200]
     assert why["size"]["fit"] == pytest.approx(1.0)      # big enough, same aspect
-    assert why["tags"] == {"matched": ["dog"], "missing": ["cat"], "unresolved": ["unicorn"]}
+    assert why["tags"] == {"matched": ["dog"], "missing": ["cat"], "resolved_from": {"dog": ["dogs"]},
+                           "unresolved": ["unicorn"]}
     assert why["make"] == {"wanted": "canon", "actual": "canon", "match": True}
 
 
@@ -194,7 +195,8 @@ def test_tags_matched_and_missing():
     none, why_none = ranked({"tags": ["zebra"]}, payload(tags=("dog",)))
     assert all_there > half > none
     assert all_there == pytest.approx(1.0) and none == 0.0
-    assert why_half["tags"] == {"matched": ["dog"], "missing": ["bicycle"], "unresolved": []}
+    assert why_half["tags"] == {"matched": ["dog"], "missing": ["bicycle"], "resolved_from": {"dog": ["dog"]},
+                                "unresolved": []}
     assert why_none["tags"]["missing"] == ["zebra"]
 
 
