@@ -86,7 +86,8 @@ async def download(request: web.Request) -> web.Response:
                              status=409)
     job = GatherJob(services.db, services.ingestor, services.settings.data_dir / "datasets", str(location),
                     limit=_int(params, "limit", None, 1, 10_000_000), width=_int(params, "width", 1080, 16, 8000),
-                    concurrency=_int(params, "concurrency", 16, 1, 256))
+                    concurrency=_int(params, "concurrency", 16, 1, 256),
+                    on_metadata=services.refresh_vocabulary)
     state["job"], state["task"] = job, asyncio.create_task(job.run())
     return json_response({"gather": job.progress.snapshot()}, status=202)
 

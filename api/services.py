@@ -11,10 +11,12 @@ from connectors import kafka
 from connectors.ingest import Ingestor
 from connectors.objectstore import ObjectStore
 from connectors.postgres import Database
+from connectors.unsplash import metadata
 from connectors.vectors import VectorIndex, open_index
 from viewfinder.settings import Settings
 
 log = logging.getLogger("viewfinder.api")
+KEYWORD_VOCABULARY = 5000
 
 
 @dataclass
@@ -34,6 +36,7 @@ class Services:
     def start_loading_models(self) -> None:
         """The text model loads in the background; the first tag query waits for it."""
         self._resolver = asyncio.ensure_future(asyncio.to_thread(self._load_resolver))
+        self._resolver.add_done_callback(lambda _: asyncio.ensure_future(self.refresh_vocabulary()))
 
     def _load_resolver(self):
         from streams.enrich.semantics import ModelUnavailable, load_resolver
@@ -47,6 +50,13 @@ class Services:
 
     async def tag_resolver(self):
         return await asyncio.shield(self._resolver)
+
+    async def refresh_vocabulary(self) -> None:
+        """Let free-text tags resolve to the dataset's own keywords as well as the detector's labels."""
+        resolver = await self.tag_resolver()
+        if resolver is not None:
+            words = await asyncio.to_thread(metadata.common_keywords, self.db, KEYWORD_VOCABULARY)
+            await asyncio.to_thread(resolver.add_vocabulary, words)
 
     @property
     def ingestor(self) -> Ingestor:

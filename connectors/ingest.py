@@ -24,12 +24,13 @@ class Ingestor:
         self.store, self.db, self.publisher = store, db, publisher
         self.max_bytes, self.max_pixels = max_bytes, max_pixels
 
-    def accept(self, data: bytes, filename: str | None, source: str) -> tuple[str, bool]:
+    def accept(self, data: bytes, filename: str | None, source: str, before_publish=None) -> tuple[str, bool]:
         """Store one image and announce it. Returns (id, is_duplicate); raises BadImage.
 
         An image still in flight is announced again: a crash may have lost its first event,
         and a replay is harmless. The caller flushes the publisher before telling anyone
-        the image was accepted.
+        the image was accepted. ``before_publish(image_id)`` links the image to its source
+        record first, so every stage can rely on the link.
         """
         if len(data) > self.max_bytes:
             raise BadImage(f"file larger than {self.max_bytes} bytes")
@@ -44,6 +45,8 @@ class Ingestor:
         event = ImageArrived(id=iid, object_key=key, source=source, filename=filename, content_type=content_type,
                              size=len(data), arrived_at=datetime.now(timezone.utc).isoformat())
         prior = self.db.record_arrival(event)
+        if before_publish is not None:
+            before_publish(iid)
         if prior != "enriched":
             self.publisher.publish(ARRIVED_TOPIC, iid, event)
         return iid, prior is not None

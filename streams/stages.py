@@ -14,6 +14,7 @@ from functools import cached_property
 
 from connectors.objectstore import ObjectStore
 from connectors.postgres import Database
+from connectors.unsplash import metadata
 from connectors.vectors import open_index
 from schemas.records import ColorsExtracted, DeadLetter, ExifExtracted, ImageEnriched, ObjectsDetected
 from streams.enrich import BadImage, colors, embedding, exif, geo, images
@@ -224,7 +225,9 @@ async def sink_images(stream):
     async for event in stream:
         async def work():
             # Vectors first, PostgreSQL last: status 'enriched' means everything is stored.
-            point = {"id": event.id, "vectors": event.vectors, "payload": embedding.payload(event)}
+            keywords = (await asyncio.to_thread(metadata.keywords_of_image, resources.db, event.id)
+                        if event.source == "unsplash" else [])
+            point = {"id": event.id, "vectors": event.vectors, "payload": embedding.payload(event, keywords)}
             await asyncio.to_thread(resources.index.upsert, [point])
             await asyncio.to_thread(resources.db.save_enriched, event)
         await _with_retries("sink", event, work)

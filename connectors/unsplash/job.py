@@ -94,10 +94,12 @@ def _content_root(folder: Path) -> Path:
 
 class GatherJob:
     def __init__(self, db, ingestor, workdir: Path, location: str, limit: int | None = None,
-                 width: int = 1080, concurrency: int = 16, fetcher_options: dict | None = None):
+                 width: int = 1080, concurrency: int = 16, fetcher_options: dict | None = None,
+                 on_metadata=None):
         self.db, self.ingestor, self.workdir = db, ingestor, workdir
         self.location, self.limit, self.width, self.concurrency = location, limit, width, concurrency
         self.fetcher_options = fetcher_options or {}
+        self.on_metadata = on_metadata  # awaited once the dataset's metadata is in PostgreSQL
         self.progress = Progress(dataset=location)
 
     async def run(self) -> Progress:
@@ -108,6 +110,8 @@ class GatherJob:
                 p.phase = "metadata"
                 reports, photo_ids = await asyncio.to_thread(metadata.load, self.db, folder)
                 p.tables = {name: r.as_dict() for name, r in reports.items()}
+                if self.on_metadata is not None:
+                    await self.on_metadata()
                 # A run killed between storing a photo and flushing its event left it 'arrived'.
                 await asyncio.to_thread(self.ingestor.redrive)
                 pending, p.already_stored = await asyncio.to_thread(
@@ -144,7 +148,8 @@ class GatherJob:
         photo_id = row["photo_id"]
         try:
             data = await fetcher.get(sized(row["photo_image_url"], self.width))
-            image_id, _ = await asyncio.to_thread(self.ingestor.accept, data, f"{photo_id}.jpg", "unsplash")
+            await asyncio.to_thread(self.ingestor.accept, data, f"{photo_id}.jpg", "unsplash",
+                                    lambda image_id: metadata.mark_stored(self.db, photo_id, image_id))
         except (FetchFailed, BadImage) as exc:
             reason = str(exc)
         except Exception as exc:  # one photo's trouble never stops the run
@@ -156,6 +161,5 @@ class GatherJob:
             await asyncio.to_thread(metadata.mark_failed, self.db, photo_id, reason)
             self.progress.failed += 1
             return
-        await asyncio.to_thread(metadata.mark_stored, self.db, photo_id, image_id)
         self.progress.stored += 1
         self.progress.bytes += len(data)

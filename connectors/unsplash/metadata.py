@@ -117,3 +117,21 @@ def failures(db, limit: int = 20) -> list[dict]:
         cur.execute("""SELECT photo_id, download_error AS reason, download_attempts AS attempts
                        FROM unsplash_photos WHERE download_status = 'failed' ORDER BY photo_id LIMIT %s""", (limit,))
         return cur.fetchall()
+
+
+def keywords_of_image(db, image_id: str, limit: int = 30) -> list[str]:
+    """The dataset's keywords for a downloaded photo, most confident first."""
+    with db.cursor() as cur:
+        cur.execute("""SELECT k.keyword FROM unsplash_keywords k JOIN unsplash_photos p USING (photo_id)
+                       WHERE p.image_id = %s
+                       ORDER BY greatest(k.ai_service_1_confidence, k.ai_service_2_confidence, 0) DESC, k.keyword
+                       LIMIT %s""", (image_id, limit))
+        return [r["keyword"] for r in cur.fetchall()]
+
+
+def common_keywords(db, limit: int) -> list[str]:
+    """The dataset's most used keywords: the vocabulary free-text tags may resolve to."""
+    with db.cursor() as cur:
+        cur.execute("""SELECT keyword FROM unsplash_keywords GROUP BY keyword ORDER BY count(*) DESC, keyword
+                       LIMIT %s""", (limit,))
+        return [r["keyword"] for r in cur.fetchall()]

@@ -8,8 +8,9 @@ def vectors(colors: list[dict]) -> dict[str, list[float]]:
     return {"palette": palette_vector([(c["hex"], c["coverage"]) for c in colors])}
 
 
-def payload(event) -> dict:
-    """What filters and explanations need, stored next to the vectors."""
+def payload(event, keywords: list[str] = ()) -> dict:
+    """What filters and explanations need, stored next to the vectors. ``keywords`` (the
+    dataset's, for Unsplash photos) join the detector's labels as tags."""
     exif = event.exif or {}
     taken = exif.get("DateTimeOriginal") or ""
     return {
@@ -18,6 +19,6 @@ def payload(event) -> dict:
         "height": event.height,
         "make": (exif.get("Make") or "").strip().lower() or None,
         "year": int(taken[:4]) if taken[:4].isdigit() else None,
-        "tags": sorted(event.tags or {}),
+        "tags": sorted(set(event.tags or {}) | set(keywords)),
         "colors": [{"hex": c["hex"], "coverage": c["coverage"]} for c in event.colors],
     }

@@ -114,6 +114,18 @@ def test_downloads_enter_the_pipeline(first_run, gateway, db):
     assert stages["stored"] == pipeline["enriched"]
 
 
+def test_dataset_keywords_become_tags_free_text_can_reach(first_run, gateway, db):
+    with db.cursor() as cur:
+        cur.execute("SELECT image_id FROM unsplash_photos WHERE photo_id = 'g002-ok'")
+        iid = cur.fetchone()["image_id"]
+    poll(lambda: gateway.get(f"/images/{iid}").json()["status"] == "enriched", 120, what="a gathered photo")
+    body = gateway.post("/recommend/recommend", json={"tags": ["mountains", "alps"], "limit": 50}).json()
+    assert body["resolved_tags"] == {"mountains": "mountain", "alps": "mountain"}
+    hit = next(r for r in body["results"] if r["id"] == iid)
+    assert hit["why"]["tags"]["matched"] == ["mountain"]
+    assert hit["why"]["tags"]["resolved_from"] == {"mountain": ["alps", "mountains"]}
+
+
 def test_a_rerun_changes_nothing_and_retries_failures(first_run, gateway, db, server):
     folder, _, _ = first_run
     start(gateway, dataset=str(folder))
