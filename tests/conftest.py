@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from connectors.postgres import Database
 from tests.tiny_models import build_tiny_clip, build_tiny_detr
 from viewfinder.embedded.process import free_port
 from viewfinder.settings import Settings
@@ -61,6 +62,13 @@ def running_stack(data_dir, tiny_detr, tiny_clip):
 @pytest.fixture(scope="session")
 def stack(running_stack) -> Settings:
     return running_stack.settings
+
+
+@pytest.fixture(scope="session")
+def db(stack):
+    database = Database(stack.database_url, maxconn=2)
+    yield database
+    database.close()
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 
+import numpy as np
 from PIL import Image
 from PIL.TiffImagePlugin import IFDRational
 
@@ -86,3 +87,17 @@ def bilevel_png(width: int, height: int) -> bytes:
     parts.append(z.flush())
     ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", b"".join(parts)) + _chunk(b"IEND", b"")
+
+
+def gradient(width: int = 120, height: int = 80) -> Image.Image:
+    x = np.linspace(0, 255, width, dtype=np.uint8)
+    y = np.linspace(0, 255, height, dtype=np.uint8)
+    rgb = np.stack(np.broadcast_arrays(x[None, :], y[:, None], np.uint8(128)), axis=-1)
+    return Image.fromarray(np.ascontiguousarray(rgb), "RGB")
+
+
+def sample_photo() -> Image.Image:
+    """A real photograph that ships with scikit-learn."""
+    from sklearn.datasets import load_sample_image
+
+    return Image.fromarray(load_sample_image("china.jpg"))

@@ -15,7 +15,6 @@ from PIL import Image
 from connectors import kafka
 from connectors.ingest import ARRIVED_TOPIC, image_id
 from connectors.objectstore import ObjectStore
-from connectors.postgres import Database
 from schemas.records import ImageArrived
 from streams.enrich.images import thumbnail_key
 from tests.conftest import poll
@@ -53,13 +52,6 @@ GOOD = {"alpha.png": alpha_png, "sixteen-bit.png": png16,
 REFUSED = {"zero.jpg": (lambda: b"", "empty file"),
            "notes.jpg": (lambda: b"Dear diary, this is not a picture.", "not an image"),
            "bomb.png": (lambda: bilevel_png(30_000, 30_000), "decompression bomb")}
-
-
-@pytest.fixture(scope="module")
-def db(stack):
-    database = Database(stack.database_url, maxconn=2)
-    yield database
-    database.close()
 
 
 def wait_finished(gateway, ids):

@@ -16,20 +16,12 @@ import httpx
 import pytest
 
 from connectors.objectstore import ObjectStore
-from connectors.postgres import Database
 from connectors.vectors import open_index
 from schemas.records import DeadLetter, ImageArrived, ImageEnriched
 from tests.conftest import poll, stack_settings
 from tests.photos import Photo, jpeg
 from viewfinder.embedded.process import free_port
 from viewfinder.stack import Stack, redrive
-
-
-@pytest.fixture()
-def db(stack):
-    database = Database(stack.database_url, maxconn=2)
-    yield database
-    database.close()
 
 
 def status(gateway, iid):

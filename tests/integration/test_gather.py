@@ -12,7 +12,6 @@ import sys
 
 import pytest
 
-from connectors.postgres import Database
 from tests.conftest import poll
 from tests.unsplash_fixture import ImageServer, write_dataset
 
@@ -44,13 +43,6 @@ def first_run(server, gateway, tmp_path_factory):
     folder = write_dataset(tmp_path_factory.mktemp("lite"), photos)
     start(gateway, dataset=str(folder), concurrency=4)
     return folder, photos, gathered(gateway)
-
-
-@pytest.fixture()
-def db(stack):
-    database = Database(stack.database_url, maxconn=2)
-    yield database
-    database.close()
 
 
 def test_counts_and_reasons(first_run, db):

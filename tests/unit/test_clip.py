@@ -5,9 +5,9 @@ import time
 import numpy as np
 import pytest
 from PIL import Image
-from sklearn.datasets import load_sample_image
 
 from streams.enrich.clip import ImageEmbedder, ModelUnavailable, load_embedder
+from tests.photos import gradient, sample_photo
 from tests.tiny_models import build_tiny_clip
 
 
@@ -21,15 +21,6 @@ def embedder(tiny_clip):
     return load_embedder(str(tiny_clip), None, timeout=60)
 
 
-def gradient(width=120, height=80):
-    x = np.linspace(0, 255, width, dtype=np.uint8)
-    y = np.linspace(0, 255, height, dtype=np.uint8)
-    rgb = np.stack(np.broadcast_arrays(x[None, :], y[:, None], np.uint8(128)), axis=-1)
-    return Image.fromarray(np.ascontiguousarray(rgb), "RGB")
-
-
-def photo():
-    return Image.fromarray(load_sample_image("china.jpg"))
 
 
 def norm(vector):
@@ -53,7 +44,7 @@ def test_loads_tiny_model(tiny_clip, embedder):
 
 
 def test_different_images_give_different_unit_vectors(embedder):
-    vectors = embedder.embed_images([gradient(), photo()])
+    vectors = embedder.embed_images([gradient(), sample_photo()])
     assert len(vectors) == 2
     for vector in vectors:
         assert_unit(vector)
@@ -61,7 +52,7 @@ def test_different_images_give_different_unit_vectors(embedder):
 
 
 def test_same_image_twice_is_deterministic(embedder):
-    image = photo()
+    image = sample_photo()
     first = embedder.embed_images([image])
     second = embedder.embed_images([image])
     assert first == second
@@ -70,7 +61,7 @@ def test_same_image_twice_is_deterministic(embedder):
 
 
 def test_batch_equals_single_calls(embedder):
-    images = [gradient(), photo()]
+    images = [gradient(), sample_photo()]
     batch = embedder.embed_images(images)
     singles = [embedder.embed_images([image])[0] for image in images]
     for got, want in zip(batch, singles):
@@ -84,7 +75,7 @@ def test_empty_inputs_give_empty_lists(embedder):
 
 @pytest.mark.parametrize("mode", ["L", "RGBA", "P", "I;16"])
 def test_non_rgb_images(embedder, mode):
-    image = photo().convert(mode) if mode != "I;16" else Image.fromarray(
+    image = sample_photo().convert(mode) if mode != "I;16" else Image.fromarray(
         np.linspace(0, 65535, 64 * 48, dtype=np.uint16).reshape(48, 64)
     )
     assert image.mode == mode
@@ -92,7 +83,7 @@ def test_non_rgb_images(embedder, mode):
     assert_unit(vector)
     if mode == "RGBA":
         # An opaque alpha channel is dropped, not fed to the model.
-        assert vector == pytest.approx(embedder.embed_images([photo()])[0], abs=1e-5)
+        assert vector == pytest.approx(embedder.embed_images([sample_photo()])[0], abs=1e-5)
 
 
 def test_texts_share_the_image_space(embedder):

@@ -1,11 +1,9 @@
 import time
 
-import numpy as np
 import pytest
-from PIL import Image
-from sklearn.datasets import load_sample_image
 
 from streams.enrich.detect import COCO_LABELS, Detector, ModelUnavailable, load_detector
+from tests.photos import gradient, sample_photo
 from tests.tiny_models import build_tiny_detr
 
 REAL_LABELS = {label for label in COCO_LABELS.values() if label != "N/A"}
@@ -22,15 +20,6 @@ def detector(tiny_detr):
     return load_detector(str(tiny_detr), None, threshold=0.0, size=64, timeout=60)
 
 
-def gradient(width=120, height=80):
-    x = np.linspace(0, 255, width, dtype=np.uint8)
-    y = np.linspace(0, 255, height, dtype=np.uint8)
-    rgb = np.stack(np.broadcast_arrays(x[None, :], y[:, None], np.uint8(128)), axis=-1)
-    return Image.fromarray(np.ascontiguousarray(rgb), "RGB")
-
-
-def photo():
-    return Image.fromarray(load_sample_image("china.jpg"))
 
 
 def test_coco_labels_match_detr_resnet50():
@@ -50,7 +39,7 @@ def test_tiny_model_saves_loadable_folder(tiny_detr, detector):
 
 
 def test_detect_returns_tags_per_image(detector):
-    images = [gradient(), photo()]
+    images = [gradient(), sample_photo()]
     results = detector.detect(images)
     assert len(results) == len(images)
     for image, tags in zip(images, results):
@@ -78,7 +67,7 @@ def test_detect_accepts_non_rgb_and_empty_batch(detector):
 
 def test_threshold_above_one_yields_empty_dicts(tiny_detr):
     strict = load_detector(str(tiny_detr), None, threshold=1.01, size=64, timeout=60)
-    assert strict.detect([gradient(), photo()]) == [{}, {}]
+    assert strict.detect([gradient(), sample_photo()]) == [{}, {}]
 
 
 def test_missing_folder_is_unavailable_quickly(tmp_path):
