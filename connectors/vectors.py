@@ -5,7 +5,9 @@
 - `IndexServiceClient`: HTTP client of that service, for every other process.
 
 Points: {"id": image id, "vectors": {name: [...]}, "payload": {...}}.
-Filters: {field: value} must match; a list value matches any of its items.
+Filters: {field: value} must match; a list value matches any of its items. A search ranks by
+nearness to ``vector``, or, given ``positives``/``negatives`` (example vectors), by Qdrant's
+recommend (best score); ``among`` keeps only those ids, ``exclude`` drops them.
 """
 from __future__ import annotations
 
@@ -21,7 +23,10 @@ from schemas.vectors import PAYLOAD_INDEXES, collection_vectors, image_id, point
 class VectorIndex(Protocol):
     def ensure(self) -> None: ...
     def upsert(self, points: list[dict]) -> None: ...
-    def search(self, using: str, vector: list[float], must: dict | None = None, limit: int = 10) -> list[dict]: ...
+    def search(self, using: str, vector: list[float] | None = None, must: dict | None = None, limit: int = 10, *,
+               positives: list | None = None, negatives: list | None = None,
+               among: list[str] | None = None, exclude: list[str] | None = None) -> list[dict]: ...
+    def vectors(self, ids: list[str], using: str) -> dict[str, list[float]]: ...
     def count(self) -> int: ...
     def close(self) -> None: ...
 
@@ -54,21 +59,32 @@ class EdgeIndex:
         with self.lock:
             self.shard.update(self.qe.UpdateOperation.upsert_points(edge_points))
 
-    def _filter(self, must: dict | None):
-        if not must:
-            return None
+    def _filter(self, must: dict | None, among=None, exclude=None):
         qe = self.qe
         conditions = []
-        for key, value in must.items():
+        for key, value in (must or {}).items():
             match = qe.MatchAny(list(value)) if isinstance(value, (list, tuple)) else qe.MatchValue(value)
             conditions.append(qe.FieldCondition(key=key, match=match))
-        return qe.Filter(must=conditions)
+        if among is not None:
+            conditions.append(qe.HasIdCondition({point_id(i) for i in among}))
+        must_not = [qe.HasIdCondition({point_id(i) for i in exclude})] if exclude else None
+        return qe.Filter(must=conditions or None, must_not=must_not) if conditions or must_not else None
 
-    def search(self, using: str, vector: list[float], must: dict | None = None, limit: int = 10) -> list[dict]:
-        request = self.qe.QueryRequest(limit=limit, query=self.qe.Query.Nearest(list(vector), using=using),
-                                       filter=self._filter(must), with_payload=True)
-        hits = self.shard.query(request)
-        return [{"id": image_id(h.id), "score": h.score, "payload": h.payload or {}} for h in hits]
+    def search(self, using, vector=None, must=None, limit=10, *, positives=None, negatives=None, among=None,
+               exclude=None) -> list[dict]:
+        qe = self.qe
+        if positives or negatives:
+            query = qe.Query.RecommendBestScore(qe.RecommendQuery(list(positives or []), list(negatives or [])),
+                                                using=using)
+        else:
+            query = qe.Query.Nearest(list(vector), using=using)
+        request = qe.QueryRequest(limit=limit, query=query, filter=self._filter(must, among, exclude),
+                                  with_payload=True)
+        return [{"id": image_id(h.id), "score": h.score, "payload": h.payload or {}} for h in self.shard.query(request)]
+
+    def vectors(self, ids: list[str], using: str) -> dict[str, list[float]]:
+        records = self.shard.retrieve([point_id(i) for i in ids], with_payload=False, with_vector=[using])
+        return {image_id(r.id): list(r.vector[using]) for r in records if r.vector and using in r.vector}
 
     def count(self) -> int:
         return self.shard.count(self.qe.CountRequest(exact=True))
@@ -87,13 +103,13 @@ class QdrantIndex:
         # ":memory:" is qdrant-client's local mode: the same API without a server (tests).
         self.client = (QdrantClient(location=url) if url == ":memory:"
                        else QdrantClient(url=url, api_key=api_key or None))
-        self.collection, self.vectors = collection, vectors
+        self.collection, self.vector_sizes = collection, vectors
 
     def ensure(self) -> None:
         m = self.models
         if not self.client.collection_exists(self.collection):
             self.client.create_collection(self.collection, vectors_config={
-                name: m.VectorParams(size=dim, distance=m.Distance.COSINE) for name, dim in self.vectors.items()})
+                name: m.VectorParams(size=dim, distance=m.Distance.COSINE) for name, dim in self.vector_sizes.items()})
         kinds = {"keyword": m.PayloadSchemaType.KEYWORD, "integer": m.PayloadSchemaType.INTEGER}
         for field, kind in PAYLOAD_INDEXES.items():
             self.client.create_payload_index(self.collection, field, kinds[kind])
@@ -104,16 +120,26 @@ class QdrantIndex:
                 self.models.PointStruct(id=point_id(p["id"]), vector=p["vectors"], payload=p.get("payload") or {})
                 for p in points])
 
-    def search(self, using: str, vector: list[float], must: dict | None = None, limit: int = 10) -> list[dict]:
+    def search(self, using, vector=None, must=None, limit=10, *, positives=None, negatives=None, among=None,
+               exclude=None) -> list[dict]:
         m = self.models
-        query_filter = None
-        if must:
-            query_filter = m.Filter(must=[
-                m.FieldCondition(key=k, match=m.MatchAny(any=list(v)) if isinstance(v, (list, tuple)) else m.MatchValue(value=v))
-                for k, v in must.items()])
-        hits = self.client.query_points(self.collection, query=list(vector), using=using, query_filter=query_filter,
+        conditions = [m.FieldCondition(key=k, match=m.MatchAny(any=list(v)) if isinstance(v, (list, tuple))
+                                       else m.MatchValue(value=v)) for k, v in (must or {}).items()]
+        if among is not None:
+            conditions.append(m.HasIdCondition(has_id=[point_id(i) for i in among]))
+        must_not = [m.HasIdCondition(has_id=[point_id(i) for i in exclude])] if exclude else None
+        query_filter = m.Filter(must=conditions or None, must_not=must_not) if conditions or must_not else None
+        query = (m.RecommendQuery(recommend=m.RecommendInput(positive=list(positives or []) or None,
+                                                             negative=list(negatives or []) or None,
+                                                             strategy=m.RecommendStrategy.BEST_SCORE))
+                 if positives or negatives else list(vector))
+        hits = self.client.query_points(self.collection, query=query, using=using, query_filter=query_filter,
                                         limit=limit, with_payload=True).points
         return [{"id": image_id(h.id), "score": h.score, "payload": h.payload or {}} for h in hits]
+
+    def vectors(self, ids: list[str], using: str) -> dict[str, list[float]]:
+        records = self.client.retrieve(self.collection, [point_id(i) for i in ids], with_vectors=[using])
+        return {image_id(r.id): list(r.vector[using]) for r in records if r.vector and using in r.vector}
 
     def count(self) -> int:
         return self.client.count(self.collection, exact=True).count
@@ -138,8 +164,14 @@ class IndexServiceClient:
         if points:
             self._post("/upsert", {"points": points})
 
-    def search(self, using: str, vector: list[float], must: dict | None = None, limit: int = 10) -> list[dict]:
-        return self._post("/search", {"using": using, "vector": list(vector), "must": must or {}, "limit": limit})["hits"]
+    def search(self, using, vector=None, must=None, limit=10, *, positives=None, negatives=None, among=None,
+               exclude=None) -> list[dict]:
+        return self._post("/search", {"using": using, "vector": None if vector is None else list(vector),
+                                      "must": must or {}, "limit": limit, "positives": positives,
+                                      "negatives": negatives, "among": among, "exclude": exclude})["hits"]
+
+    def vectors(self, ids: list[str], using: str) -> dict[str, list[float]]:
+        return self._post("/vectors", {"ids": ids, "using": using})["vectors"]
 
     def count(self) -> int:
         response = self.http.get("/count")

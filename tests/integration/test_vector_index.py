@@ -74,3 +74,24 @@ def test_points_without_a_named_vector_are_skipped_by_searches_on_it(index):
     assert 0 < len(with_clip) < len(data)
     hits = index.search("clip", [1.0] * VECTORS["clip"], {}, len(data))
     assert {h["id"] for h in hits} == with_clip
+
+
+@pytest.mark.filterwarnings("ignore:Payload indexes have no effect")
+def test_recommend_by_examples_among_and_excluding_ids(index):
+    data = points(200)
+    index.upsert(data)
+    liked, disliked = data[0], data[1]
+    vectors = index.vectors([liked["id"], disliked["id"], "0" * 32], "palette")
+    assert set(vectors) == {liked["id"], disliked["id"]}
+    stored = liked["vectors"]["palette"]
+    norm = sum(v * v for v in stored) ** 0.5  # cosine collections keep unit vectors
+    assert vectors[liked["id"]] == pytest.approx([v / norm for v in stored], abs=1e-5)
+    nearest = index.search("palette", vectors[liked["id"]], limit=2)
+    assert nearest[0]["id"] == liked["id"]
+    liked_only = index.search("palette", positives=[vectors[liked["id"]]], limit=10, exclude=[liked["id"]])
+    assert liked["id"] not in {h["id"] for h in liked_only} and len(liked_only) == 10
+    assert liked_only[0]["id"] == nearest[1]["id"]  # the closest other point leads
+    both = index.search("palette", positives=[vectors[liked["id"]]], negatives=[vectors[disliked["id"]]], limit=200)
+    assert both[-1]["id"] == disliked["id"]  # the disliked example itself ranks last
+    some = [p["id"] for p in data[10:20]]
+    assert {h["id"] for h in index.search("palette", vectors[liked["id"]], limit=50, among=some)} == set(some)

@@ -25,8 +25,14 @@ def make_app(index: EdgeIndex) -> web.Application:
 
     async def search(request):
         body = await request.json()
-        hits = index.search(body["using"], body["vector"], body.get("must") or None, int(body.get("limit", 10)))
+        hits = index.search(body["using"], body.get("vector"), body.get("must") or None, int(body.get("limit", 10)),
+                            positives=body.get("positives"), negatives=body.get("negatives"),
+                            among=body.get("among"), exclude=body.get("exclude"))
         return web.json_response({"hits": hits})
+
+    async def vectors(request):
+        body = await request.json()
+        return web.json_response({"vectors": index.vectors(body["ids"], body["using"])})
 
     async def count(request):
         return web.json_response({"count": index.count()})
@@ -35,6 +41,7 @@ def make_app(index: EdgeIndex) -> web.Application:
     app.router.add_post("/ensure", ensure)
     app.router.add_post("/upsert", upsert)
     app.router.add_post("/search", search)
+    app.router.add_post("/vectors", vectors)
     app.router.add_get("/count", count)
     app.on_cleanup.append(lambda _: asyncio.to_thread(index.close))
     return app
