@@ -8,7 +8,7 @@ from aiohttp import web
 
 from viewfinder.settings import Settings
 
-from . import gather, query
+from . import gather, query, users
 from .services import Services
 
 log = logging.getLogger("viewfinder.api")
@@ -74,6 +74,10 @@ def create_app(settings: Settings, services: Services | None = None) -> web.Appl
     r.add_get("/images/{id}", query.image)
     r.add_get("/cdn/show/{id}", query.show)
     r.add_post("/recommend/recommend", query.recommend)
+    r.add_get("/recommend/similar/{id}", query.similar)
+    r.add_post("/recommend/feedback", users.feedback)
+    r.add_put("/recommend/users/{name}", users.save_user)
+    r.add_get("/recommend/users/{name}", users.get_user)
     return app
 
 

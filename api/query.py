@@ -6,16 +6,13 @@ import json
 import re
 from datetime import date, datetime
 
-import numpy as np
 from aiohttp import web
 
-from streams.enrich.colors import PALETTE_DIM, palette_vector
 from streams.enrich.images import THUMB_SIDE, decode_rgb, jpeg_thumbnail, thumbnail_key
 
-from . import ranking
+from . import ranking, recommender
 
 ID = re.compile(r"^[0-9a-f]{32}$")
-CANDIDATES = 200
 
 
 def _json(value):
@@ -84,49 +81,41 @@ async def show(request: web.Request) -> web.StreamResponse:
     return web.Response(body=body, content_type="image/jpeg", headers=headers)
 
 
-_NEUTRAL = (np.ones(PALETTE_DIM) / np.sqrt(PALETTE_DIM)).tolist()
-
-
-def _candidates(index, prefs: ranking.Preferences, labels: list[str]) -> list[dict]:
-    """Points worth scoring: nearest by colour, those matching the wanted orientation and
-    tags first, so a strict match is never crowded out by near-misses."""
-    vector = palette_vector([(prefs.color, 100.0)]) if prefs.color else _NEUTRAL
-    base = {"make": prefs.make} if prefs.make else {}
-    narrowed = dict(base)
-    if prefs.orientation:
-        narrowed["orientation"] = prefs.orientation
-    if labels:
-        narrowed["tags"] = labels
-    found: dict[str, dict] = {}
-    for must in ([narrowed, base] if narrowed != base else [base]):
-        for hit in index.search("palette", vector, must, CANDIDATES):
-            found.setdefault(hit["id"], hit)
-    return list(found.values())
-
-
 async def recommend(request: web.Request) -> web.Response:
     services = request.app["services"]
     try:
         body = await request.json()
     except ValueError:  # bad JSON, bad UTF-8, or numbers Python refuses to parse
         raise web.HTTPBadRequest(text="body must be a JSON object of preferences") from None
+    if not isinstance(body, dict):
+        return json_response({"error": "expected a JSON object of preferences"}, status=400)
+    user_name = body.pop("user", None)
+    opinions = None
+    if user_name is not None:
+        user = await asyncio.to_thread(services.db.get_user, str(user_name))
+        if user is None:
+            raise web.HTTPNotFound(text=f"no user {user_name!r}; create one with PUT /recommend/users/<name>")
+        body = {**user["preferences"], **{k: v for k, v in body.items() if v not in (None, "", [])}}
+        opinions = recommender.Opinions(user["likes"], user["dislikes"])
     try:
         prefs = ranking.parse_preferences(body)
     except ranking.PreferenceError as exc:
         return json_response({"error": str(exc)}, status=400)
     resolution = ranking.tag_resolution(prefs.tags, await services.tag_resolver() if prefs.tags else None)
     resolved = {word: r["label"] for word, r in resolution.items()}
-    labels = sorted({label for label in resolved.values() if label})
-    hits = await asyncio.to_thread(_candidates, services.index, prefs, labels)
-    scored = []
-    for hit in hits:
-        value, why = ranking.score(prefs, hit["payload"], resolved)
-        scored.append((-value, hit["id"], why, hit["payload"]))
-    scored.sort(key=lambda t: (t[0], t[1]))
-    results = [{
-        "id": iid, "score": round(-neg, 4), "url": f"/cdn/show/{iid}", "thumbnail": f"/cdn/show/{iid}?size=thumb",
-        "width": payload.get("width"), "height": payload.get("height"), "orientation": payload.get("orientation"),
-        "why": why,
-    } for neg, iid, why, payload in scored[:prefs.limit]]
+    results = await asyncio.to_thread(recommender.recommend, services.index, prefs, resolved, opinions)
     return json_response({"results": results, "resolved_tags": resolved, "tag_resolution": resolution,
-                          "count": len(results)})
+                          "user": user_name, "count": len(results)})
+
+
+async def similar(request: web.Request) -> web.Response:
+    services = request.app["services"]
+    iid = _image_id(request)
+    limit = int(request.query.get("limit", "10")) if request.query.get("limit", "10").isdigit() else 0
+    if not 1 <= limit <= ranking.MAX_LIMIT:
+        raise web.HTTPBadRequest(text=f"limit must be a whole number between 1 and {ranking.MAX_LIMIT}")
+    found = await asyncio.to_thread(recommender.similar, services.index, iid, limit)
+    if found is None:
+        raise web.HTTPNotFound(text=f"no enriched image {iid}")
+    space, results = found
+    return json_response({"like": iid, "space": space, "results": results, "count": len(results)})

@@ -51,6 +51,14 @@ class DeadLetter(faust.Record, serializer="json", namespace="viewfinder.deadlett
     failed_at: str
 
 
+class Feedback(faust.Record, serializer="json", namespace="viewfinder.feedback.v1"):
+    event_id: str          # a UUID: the same event folded twice changes nothing
+    user: str
+    image_id: str
+    signal: str            # like | dislike | view
+    at: str                # ISO 8601, UTC
+
+
 # Topic name -> the record it carries, in pipeline order.
 TOPICS = {
     "viewfinder.images.arrived": ImageArrived,
@@ -59,4 +67,5 @@ TOPICS = {
     "viewfinder.images.colors": ColorsExtracted,
     "viewfinder.images.enriched": ImageEnriched,
     "viewfinder.deadletter": DeadLetter,
+    "viewfinder.feedback": Feedback,
 }

@@ -22,7 +22,8 @@ from streams.enrich.clip import load_embedder
 from streams.enrich.detect import load_detector
 from streams.enrich.models import ModelUnavailable
 
-from .app import app, arrived, colors_extracted, dead_letters, enriched, exif_extracted, objects_detected, settings
+from .app import (app, arrived, colors_extracted, dead_letters, enriched, exif_extracted, feedback,
+                  objects_detected, settings)
 
 log = logging.getLogger("viewfinder.stages")
 
@@ -233,14 +234,26 @@ async def sink_images(stream):
         await _with_retries("sink", event, work)
 
 
+async def _persist(what: str, save, item) -> None:
+    """PostgreSQL is the only place ``item`` can go: keep trying a while, then say so loudly."""
+    for attempt in range(RETRIES):
+        try:
+            await asyncio.to_thread(save, item)
+            return
+        except Exception as exc:
+            log.error("cannot store %s (attempt %d/%d): %s", what, attempt + 1, RETRIES, exc)
+            await asyncio.sleep(2 ** attempt)
+
+
 @app.agent(dead_letters, name="viewfinder.sink.deadletters")
 async def sink_dead_letters(stream):
     async for letter in stream:
         log.warning("dead letter: image %s failed in %s: %s", letter.image_id, letter.stage, letter.reason)
-        for attempt in range(RETRIES):
-            try:
-                await asyncio.to_thread(resources.db.save_dead_letter, letter)
-                break
-            except Exception as exc:  # the database is the only place a dead letter can go
-                log.error("cannot store dead letter for %s: %s", letter.image_id, exc)
-                await asyncio.sleep(2 ** attempt)
+        await _persist(f"dead letter for {letter.image_id}", resources.db.save_dead_letter, letter)
+
+
+@app.agent(feedback, name="viewfinder.sink.feedback")
+async def fold_feedback(stream):
+    """Likes and dislikes into each user's profile in PostgreSQL."""
+    async for event in stream:
+        await _persist(f"feedback {event.event_id}", resources.db.apply_feedback, event)
