@@ -10,7 +10,7 @@ from aiohttp import web
 
 from streams.enrich.images import THUMB_SIDE, decode_rgb, jpeg_thumbnail, thumbnail_key
 
-from . import ranking, recommender
+from . import evaluation, ranking, recommender
 
 ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -119,3 +119,20 @@ async def similar(request: web.Request) -> web.Response:
         raise web.HTTPNotFound(text=f"no enriched image {iid}")
     space, results = found
     return json_response({"like": iid, "space": space, "results": results, "count": len(results)})
+
+
+async def evaluate(request: web.Request) -> web.Response:
+    """GET /recommend/evaluate?k=10&queries=1000[&keyword=…]: the conversions replayed (see api.evaluation)."""
+    services = request.app["services"]
+    try:
+        k = int(request.query.get("k", "10"))
+        max_queries = int(request.query.get("queries", "1000"))
+    except ValueError:
+        raise web.HTTPBadRequest(text="k and queries must be whole numbers") from None
+    if not (1 <= k <= ranking.MAX_LIMIT and 1 <= max_queries <= 100_000):
+        raise web.HTTPBadRequest(text=f"k must be 1-{ranking.MAX_LIMIT}, queries 1-100000")
+    resolver = await services.tag_resolver()
+    keywords = request.query.getall("keyword", []) or None
+    report = await asyncio.to_thread(evaluation.evaluate, services.db, services.index, resolver, k, max_queries,
+                                     0, keywords)
+    return json_response(report)

@@ -114,9 +114,11 @@ def photo_row(photo_id: str, url: str, n: int) -> dict:
     }
 
 
-def write_dataset(folder: Path, photos: list[tuple[str, str]], version: str = "1.2.0") -> Path:
+def write_dataset(folder: Path, photos: list[tuple[str, str]], version: str = "1.2.0",
+                  searches: dict[str, str] | None = None) -> Path:
     """``photos``: (photo_id, image URL). Traps: split files, a duplicate photo id, empty
-    fields, keywords with stray spaces and embedded newlines, swapped coordinates."""
+    fields, keywords with stray spaces and embedded newlines, swapped coordinates.
+    ``searches``: photo_id → a keyword of its own, searched once and converted to it."""
     root = folder / f"unsplash-research-dataset-lite-{version}"
     root.mkdir(parents=True)
     (root / "README.md").write_text(f"# Unsplash Dataset (Lite) version {version}\n")
@@ -130,6 +132,8 @@ def write_dataset(folder: Path, photos: list[tuple[str, str]], version: str = "1
                       "suggested_by_user": "f"},
                      {"photo_id": pid, "keyword": "snowy\npeak", "ai_service_2_confidence": "",
                       "suggested_by_user": "t", "user_suggestion_source": "manual"}]
+        if searches and pid in searches:
+            keywords.append({"photo_id": pid, "keyword": searches[pid], "ai_service_1_confidence": "90"})
     _write(root / "keywords.tsv000", KEYWORDS, keywords)
     _write(root / "colors.tsv000", COLORS, [
         {"photo_id": pid, "hex": "#0C0C0C", "red": "12", "green": "12", "blue": "12", "keyword": "black",
@@ -140,6 +144,8 @@ def write_dataset(folder: Path, photos: list[tuple[str, str]], version: str = "1
     conversions = [{"converted_at": "2021-02-03 04:05:06", "conversion_type": "download", "keyword": " peak ",
                     "photo_id": pid, "anonymous_user_id": f"anon{i}", "conversion_country": "IS",
                     "device_type": "desktop"} for i, (pid, _) in enumerate(photos)]
+    conversions += [{"converted_at": "2021-02-04 04:05:06", "conversion_type": "download", "keyword": word,
+                     "photo_id": pid, "anonymous_user_id": "searcher"} for pid, word in (searches or {}).items()]
     _write(root / "conversions.tsv000", CONVERSIONS, conversions[:2])
     _write(root / "conversions.tsv001", CONVERSIONS, conversions[2:] + conversions[:1])  # a repeated row
     return root

@@ -189,6 +189,51 @@ def cmd_deadletters(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_evaluate(args, settings: Settings) -> int:
+    import httpx
+
+    gateway = args.gateway or settings.gateway_url
+    params = {"k": args.k, "queries": args.queries, "keyword": args.keyword or []}
+    response = httpx.get(f"{gateway}/recommend/evaluate", params=params, timeout=3600)
+    response.raise_for_status()
+    report = response.json()
+    if not report["queries"]:
+        print("no conversions to replay: gather the Unsplash dataset first (viewfinder gather unsplash)")
+        return 1
+    names = list(next(iter(report["systems"].values())))
+    print(f"{report['queries']} searches replayed from the dataset's conversions")
+    print(f"{'system':<14}" + "".join(f"{n:>12}" for n in names))
+    for system, values in report["systems"].items():
+        print(f"{system:<14}" + "".join(f"{values[n]:>12.3f}" for n in names))
+    return 0
+
+
+def cmd_simulate(args, settings: Settings) -> int:
+    import random
+
+    import httpx
+
+    rng = random.Random(args.seed)
+    gateway = args.gateway or settings.gateway_url
+    with httpx.Client(base_url=gateway, timeout=60) as client:
+        for n in range(1, args.count + 1):
+            name = f"sim-{n:03d}"
+            prefs = {"color": "#%02x%02x%02x" % tuple(rng.randrange(256) for _ in range(3)),
+                     "orientation": rng.choice(["landscape", "portrait", "square"]), "limit": 20}
+            client.put(f"/recommend/users/{name}", json=prefs).raise_for_status()
+            shown = client.post("/recommend/recommend", json={"user": name}).json()["results"]
+            likes = dislikes = 0
+            for result in shown:  # a person who likes what is close to their colour, dislikes the rest
+                if rng.random() < 0.3:
+                    good = result["why"].get("color", {}).get("delta_e", 100) < 30
+                    client.post("/recommend/feedback", json={"user": name, "image": result["id"],
+                                                             "signal": "like" if good else "dislike"}).raise_for_status()
+                    likes, dislikes = likes + good, dislikes + (not good)
+            print(f"{name}: {prefs['color']} {prefs['orientation']}, saw {len(shown)}, "
+                  f"liked {likes}, disliked {dislikes}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="viewfinder", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -210,6 +255,19 @@ def main(argv: list[str] | None = None) -> int:
     upl.add_argument("files", nargs="+", type=Path)
     upl.add_argument("--gateway", help="gateway URL (default: http://VIEWFINDER_HOST:VIEWFINDER_PORT)")
     upl.set_defaults(func=cmd_upload)
+    ev = sub.add_parser("evaluate", help="replay the dataset's conversions: recall@k, nDCG@k, MRR vs baselines")
+    ev.add_argument("--k", type=int, default=10)
+    ev.add_argument("--queries", type=int, default=1000, help="most searched keywords to replay")
+    ev.add_argument("--keyword", action="append", help="replay only this search (repeatable)")
+    ev.add_argument("--gateway", help="gateway URL (default: http://VIEWFINDER_HOST:VIEWFINDER_PORT)")
+    ev.set_defaults(func=cmd_evaluate)
+    users = sub.add_parser("users", help="named users")
+    user_actions = users.add_subparsers(dest="action", required=True)
+    sim = user_actions.add_parser("simulate", help="create N users with preferences and feedback")
+    sim.add_argument("count", type=int)
+    sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument("--gateway", help="gateway URL (default: http://VIEWFINDER_HOST:VIEWFINDER_PORT)")
+    sim.set_defaults(func=cmd_simulate)
     dead = sub.add_parser("deadletters", help="list images that failed a stage, or retry them")
     dead.add_argument("action", nargs="?", choices=["list", "retry"], default="list")
     dead.add_argument("ids", nargs="*", help="with retry: only these image ids")

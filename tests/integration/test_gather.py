@@ -190,3 +190,36 @@ def test_the_dataset_can_be_the_url_of_its_zip(server, gateway, tmp_path, db):
         cur.execute("SELECT photo_id FROM unsplash_photos WHERE photo_id LIKE 'z%%' AND download_status = 'stored' "
                     "ORDER BY photo_id")
         assert [r["photo_id"] for r in cur.fetchall()] == ["z000", "z001", "z002", "z003"]
+
+
+def test_evaluation_replays_searches_with_known_answers(server, gateway, tmp_path, db, stack):
+    words = {f"e{n:03d}": word for n, word in enumerate(["lighthouse", "waterfall", "cactus", "glacier"])}
+    photos = [(pid, server.url("ok", 300 + n)) for n, pid in enumerate(words)]
+    folder = write_dataset(tmp_path, photos, version="1.3.0", searches=words)
+    start(gateway, dataset=str(folder))
+    assert gathered(gateway, "the evaluation dataset")["stored"] == 4
+    with db.cursor() as cur:
+        cur.execute("SELECT image_id FROM unsplash_photos WHERE photo_id LIKE 'e0%%'")
+        ids = [r["image_id"] for r in cur.fetchall()]
+    poll(lambda: all(gateway.get(f"/images/{i}").json()["status"] == "enriched" for i in ids), 120,
+         what="the evaluation photos to be enriched")
+    out = subprocess.run([sys.executable, "-m", "viewfinder.cli", "evaluate", "--k", "10",
+                          *(arg for w in words.values() for arg in ("--keyword", w))],
+                         capture_output=True, text=True, timeout=300, env={**os.environ, **stack.to_env()})
+    assert out.returncode == 0, out.stderr
+    assert "4 searches replayed" in out.stdout
+    rows = {line.split()[0]: [float(v) for v in line.split()[1:]] for line in out.stdout.splitlines()[2:]}
+    assert rows["recommender"] == [1.0, 1.0, 1.0]  # each search's keyword is on exactly its photo
+    assert rows["random"][0] < 1.0 and rows["popularity"][0] < 1.0
+    report = gateway.get("/recommend/evaluate", params={"keyword": list(words.values())}).json()
+    assert report["systems"]["recommender"]["mrr"] == 1.0 and report["queries"] == 4
+
+
+def test_users_simulate(stack, gateway):
+    out = subprocess.run([sys.executable, "-m", "viewfinder.cli", "users", "simulate", "5"], capture_output=True,
+                         text=True, timeout=300, env={**os.environ, **stack.to_env()})
+    assert out.returncode == 0, out.stderr
+    assert len(out.stdout.splitlines()) == 5
+    for n in range(1, 6):
+        user = gateway.get(f"/recommend/users/sim-{n:03d}").json()
+        assert user["preferences"]["color"].startswith("#")

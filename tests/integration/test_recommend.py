@@ -49,9 +49,11 @@ def test_users_keep_their_preferences(gateway):
 
 
 def test_stated_preferences_of_a_user_apply(collection, gateway):
-    gateway.put("/recommend/users/dave", json={"color": "#1e3cdc"})
-    results = recommend(gateway, user="dave", limit=4)
-    assert {r["id"] for r in results} == set(collection["blue"])
+    gateway.put("/recommend/users/dave", json={"color": "#1e3cdc", "make": "Leica"})
+    results = recommend(gateway, user="dave", limit=2)  # the collection has two blue Leica photos
+    assert {r["id"] for r in results} == {collection["blue"][0], collection["blue"][2]}
+    # A stated preference in the request wins over the saved one.
+    assert recommend(gateway, user="dave", color="#dd2222", limit=1)[0]["id"] in collection["red"]
 
 
 def rank(results, ids) -> float:
