@@ -76,6 +76,7 @@ def create_app(settings: Settings, services: Services | None = None) -> web.Appl
     r.add_post("/recommend/recommend", query.recommend)
     r.add_get("/recommend/similar/{id}", query.similar)
     r.add_get("/recommend/evaluate", query.evaluate)
+    r.add_get("/recommend/search", query.search)
     r.add_post("/recommend/feedback", users.feedback)
     r.add_put("/recommend/users/{name}", users.save_user)
     r.add_get("/recommend/users/{name}", users.get_user)

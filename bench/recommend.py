@@ -1,0 +1,459 @@
+"""Recommendation latency: p50/p99 of a filtered recommendation over synthetic images, three ways
+in the same run, at each collection size:
+
+1. in-process: `api.recommender.recommend` on an `EdgeIndex` (qdrant-edge) in this process, one
+   caller, no HTTP;
+2. over HTTP: POST /recommend/recommend on the real gateway of the embedded stack, whose index is
+   the embedded index service (loaded through `IndexServiceClient` before timing), from N
+   concurrent clients; plus one client alone, for the latency without queueing;
+3. numpy: the same `recommend` on a brute-force index over an in-memory matrix of the same points
+   (boolean mask from payload arrays, matrix @ query, argpartition).
+
+Each request: a random colour, a random orientation, sometimes a camera make (30 %), sometimes
+one COCO label as a tag (30 %), limit 10. The recommender then runs 1-2 palette searches of 200
+candidates (the narrowed filter, then the make-only/unfiltered one) and scores every candidate.
+Points carry a palette vector (4 random colours with random coverages, through the same maths as
+`streams.enrich.colors.palette_vector`, vectorised) and a payload like the pipeline's; no CLIP
+vector (the recommend path searches only "palette" unless a user has feedback).
+
+    .venv/bin/python bench/recommend.py [--sizes 25000 100000] [--requests 2000] [--clients 50]
+                                        [--seconds 30]
+
+The machine's cores are shared: during the HTTP runs the load generator (this process), the
+gateway and the index service compete for them.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+from api import ranking, recommender  # noqa: E402
+from streams.enrich.colors import SIGMA, _anchors, delta_e, palette_vector, rgb_to_lab  # noqa: E402
+
+TARGET_P99_MS = 20.0
+MAKES = ("canon", "nikon", "sony", "fujifilm", "apple", "olympus", "panasonic", "leica", "samsung", "google")
+LABELS = ranking.LABELS  # the 80 COCO labels
+
+
+# ---------------------------------------------------------------- synthetic data
+
+def palette_vectors(rgb: np.ndarray, coverage: np.ndarray, chunk: int = 2000) -> np.ndarray:
+    """`palette_vector` for many images at once: rgb (n, k, 3) 0-255, coverage (n, k) percent.
+    Same anchors, ΔE2000, Gaussian weight, normalisation and rounding."""
+    anchors = _anchors()
+    labs = rgb_to_lab(rgb)
+    out = np.empty((len(rgb), len(anchors)))
+    for i in range(0, len(rgb), chunk):
+        d = delta_e(anchors[None, None], labs[i:i + chunk, :, None])  # (c, k, anchors)
+        vec = (coverage[i:i + chunk, :, None] * np.exp(-((d / SIGMA) ** 2))).sum(axis=1)
+        out[i:i + chunk] = vec / np.linalg.norm(vec, axis=1, keepdims=True)
+    return out.round(6)
+
+
+class Images:
+    """n synthetic images: ids, palette vectors, payloads, and the payload as arrays for numpy."""
+
+    def __init__(self, n: int, seed: int):
+        rng = np.random.default_rng(seed)
+        self.n = n
+        self.ids = [uuid.UUID(bytes=rng.bytes(16)).hex for _ in range(n)]
+        rgb = rng.integers(0, 256, (n, 4, 3))
+        coverage = np.round(np.sort(rng.dirichlet(np.ones(4), n) * 100, axis=1)[:, ::-1], 2)
+        started = time.perf_counter()
+        self.palette = palette_vectors(rgb, coverage)
+        self.vector_seconds = time.perf_counter() - started
+        hexes = [["#{:02x}{:02x}{:02x}".format(*c) for c in row] for row in rgb.tolist()]
+        # The vectorised maths must be palette_vector's.
+        self.max_vector_error = max(
+            float(np.abs(np.array(palette_vector(list(zip(hexes[i], coverage[i].tolist())))) - self.palette[i]).max())
+            for i in rng.choice(n, 20, replace=False))
+        assert self.max_vector_error < 1e-5, self.max_vector_error
+
+        self.orientation = rng.choice(3, n, p=[0.6, 0.3, 0.1])  # index into ranking.ORIENTATIONS
+        long_side = rng.integers(800, 6001, n)
+        short_side = (long_side * rng.uniform(0.5, 0.9, n)).astype(int)
+        width = np.where(self.orientation == 0, long_side, np.where(self.orientation == 1, short_side, long_side))
+        height = np.where(self.orientation == 0, short_side, long_side)
+        make_weights = 1 / np.arange(1, len(MAKES) + 1)
+        self.make = np.where(rng.random(n) < 0.7, rng.choice(len(MAKES), n, p=make_weights / make_weights.sum()), -1)
+        year = rng.integers(2005, 2027, n)
+        tag_weights = 1 / np.arange(1, len(LABELS) + 1) ** 0.8  # a few labels common ("person"-like), most rare
+        tag_weights /= tag_weights.sum()
+        self.tags = np.zeros((len(LABELS), n), dtype=bool)  # label-major: a label's column is one row
+        self.payloads = []
+        for i in range(n):
+            picked = rng.choice(len(LABELS), rng.integers(0, 4), replace=False, p=tag_weights)
+            self.tags[picked, i] = True
+            self.payloads.append({
+                "orientation": ranking.ORIENTATIONS[self.orientation[i]], "width": int(width[i]),
+                "height": int(height[i]), "make": MAKES[self.make[i]] if self.make[i] >= 0 else None,
+                "year": int(year[i]), "tags": sorted(LABELS[j] for j in picked),
+                "colors": [{"hex": h, "coverage": float(c)} for h, c in zip(hexes[i], coverage[i])]})
+
+    def points(self, start: int, stop: int) -> list[dict]:
+        return [{"id": self.ids[i], "vectors": {"palette": self.palette[i].tolist()}, "payload": self.payloads[i]}
+                for i in range(start, stop)]
+
+
+def make_queries(count: int, seed: int) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(count):
+        body = {"color": "#{:02x}{:02x}{:02x}".format(*rng.integers(0, 256, 3).tolist()),
+                "orientation": ranking.ORIENTATIONS[rng.integers(3)], "limit": 10}
+        if rng.random() < 0.3:
+            body["make"] = MAKES[rng.integers(len(MAKES))]
+        if rng.random() < 0.3:
+            body["tags"] = [LABELS[rng.integers(len(LABELS))]]
+        out.append(body)
+    return out
+
+
+# ---------------------------------------------------------------- the numpy baseline
+
+class NumpyIndex:
+    """Brute force over the first ``size`` images: the same filter semantics as EdgeIndex
+    (a value must match, a list matches any item), cosine top-k."""
+
+    def __init__(self, images: Images, size: int):
+        self.images, self.size = images, size
+        matrix = images.palette[:size].astype(np.float32)
+        self.matrix = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+        self.codes = {"orientation": (images.orientation[:size], {o: i for i, o in enumerate(ranking.ORIENTATIONS)}),
+                      "make": (images.make[:size], {m: i for i, m in enumerate(MAKES)})}
+        self.tags = images.tags[:, :size]
+        self.label_index = {label: i for i, label in enumerate(LABELS)}
+
+    def _mask(self, key, value) -> np.ndarray:
+        values = list(value) if isinstance(value, (list, tuple)) else [value]
+        if key == "tags":
+            rows = [self.label_index[v] for v in values if v in self.label_index]
+            return self.tags[rows].any(axis=0) if rows else np.zeros(self.size, dtype=bool)
+        column, codes = self.codes[key]
+        wanted = [codes[v] for v in values if v in codes]
+        return np.isin(column, wanted) if len(wanted) > 1 else column == (wanted[0] if wanted else -2)
+
+    def search(self, using, vector=None, must=None, limit=10, *, positives=None, negatives=None, among=None,
+               exclude=None) -> list[dict]:
+        assert using == "palette" and vector is not None and not (positives or negatives or among or exclude)
+        query = np.asarray(vector, dtype=np.float32)
+        query /= np.linalg.norm(query)
+        mask = None
+        for key, value in (must or {}).items():
+            mask = self._mask(key, value) if mask is None else mask & self._mask(key, value)
+        rows = None if mask is None else np.flatnonzero(mask)
+        scores = self.matrix @ query if rows is None else self.matrix[rows] @ query
+        k = min(limit, len(scores))
+        if k == 0:
+            return []
+        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+        top = top[np.argsort(-scores[top], kind="stable")]
+        found = top if rows is None else rows[top]
+        ids, payloads = self.images.ids, self.images.payloads
+        return [{"id": ids[r], "score": float(scores[t]), "payload": payloads[r]} for r, t in zip(found, top)]
+
+
+class Timed:
+    """Wraps an index; adds the seconds spent in its searches to ``seconds``."""
+
+    def __init__(self, index):
+        self.index, self.seconds, self.calls = index, 0.0, 0
+
+    def search(self, *args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return self.index.search(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - started
+            self.calls += 1
+
+
+# ---------------------------------------------------------------- runs
+
+def stats(latencies_s: list[float], elapsed: float) -> dict:
+    ms = np.array(latencies_s) * 1000
+    return {"n": len(ms), "p50": float(np.percentile(ms, 50)), "p99": float(np.percentile(ms, 99)),
+            "mean": float(ms.mean()), "rps": len(ms) / elapsed}
+
+
+def run_direct(index, queries: list[dict], seconds: float, recommend=recommender.recommend) -> tuple[dict, dict]:
+    """One caller, ``recommend`` on ``index``; also how much of it was index searches."""
+    timed = Timed(index)
+    latencies, search_share = [], []
+    deadline = time.perf_counter() + seconds
+    started = time.perf_counter()
+    for body in queries:
+        if time.perf_counter() > deadline:
+            break
+        prefs = ranking.parse_preferences(body)
+        resolved = ranking.resolve_tags(prefs.tags)
+        before = timed.seconds
+        t0 = time.perf_counter()
+        recommend(timed, prefs, resolved)
+        latencies.append(time.perf_counter() - t0)
+        search_share.append(timed.seconds - before)
+    out = stats(latencies, time.perf_counter() - started)
+    return out, {"search_ms": 1000 * float(np.mean(search_share)), "searches": timed.calls / len(latencies)}
+
+
+async def run_http(url: str, queries: list[dict], clients: int, seconds: float) -> dict:
+    import aiohttp
+
+    pending = iter(queries)
+    latencies, failures = [], []
+    deadline = time.perf_counter() + seconds
+
+    async def client(session):
+        for body in pending:
+            if time.perf_counter() > deadline:
+                return
+            t0 = time.perf_counter()
+            async with session.post(url, json=body) as response:
+                payload = await response.read()
+                if response.status != 200:
+                    failures.append((response.status, payload[:200]))
+                    continue
+            latencies.append(time.perf_counter() - t0)
+
+    connector = aiohttp.TCPConnector(limit=max(clients, 50))
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=300)) as session:
+        started = time.perf_counter()
+        await asyncio.gather(*(client(session) for _ in range(clients)))
+        elapsed = time.perf_counter() - started
+    if failures:
+        raise RuntimeError(f"{len(failures)} failed requests, first: {failures[0]}")
+    return stats(latencies, elapsed)
+
+
+def fast_scores(prefs: ranking.Preferences, payloads: list[dict], resolved: dict) -> np.ndarray:
+    """`ranking.score`'s value for many payloads at once: every candidate's colours in one array,
+    one ΔE2000 call, a weighted sum per candidate (the suggested fix, kept here, not in api/)."""
+    from streams.enrich.colors import hex_to_rgb
+
+    parts = []
+    if prefs.color:
+        rgb = np.array([hex_to_rgb(c["hex"]) for p in payloads for c in p.get("colors") or []]).reshape(-1, 3)
+        coverage = np.array([c["coverage"] for p in payloads for c in p.get("colors") or []]) / 100.0
+        owner = np.repeat(np.arange(len(payloads)), [len(p.get("colors") or []) for p in payloads])
+        distances = delta_e(rgb_to_lab(rgb), rgb_to_lab(hex_to_rgb(prefs.color)))
+        weights = coverage * np.exp(-((distances / ranking.COLOR_SCALE) ** 2))
+        parts.append(np.minimum(1.0, np.bincount(owner, weights, minlength=len(payloads))))
+    if prefs.orientation:
+        parts.append(np.array([p.get("orientation") == prefs.orientation for p in payloads], dtype=float))
+    if prefs.width or prefs.height:
+        parts.append(np.array([ranking._size_fit(prefs.width, prefs.height, p.get("width"), p.get("height"))[0]
+                               for p in payloads]))
+    labels = [label for label in resolved.values() if label]
+    if prefs.tags:
+        wanted = len(set(labels)) + sum(1 for label in resolved.values() if label is None)
+        parts.append(np.array([len(set(labels) & set(p.get("tags") or [])) / wanted for p in payloads]))
+    if prefs.make:
+        parts.append(np.array([p.get("make") == prefs.make for p in payloads], dtype=float))
+    return np.mean(parts, axis=0) if parts else np.zeros(len(payloads))
+
+
+def recommend_fixed(index, prefs: ranking.Preferences, resolved: dict) -> list[dict]:
+    """`recommender.recommend` without feedback, scoring all candidates with `fast_scores` and
+    building the explanation (`ranking.score`) only for the results returned."""
+    labels = sorted({label for label in resolved.values() if label})
+    found = recommender.candidates(index, prefs, labels, [])
+    ids = list(found)
+    values = fast_scores(prefs, [found[i]["payload"] for i in ids], resolved)
+    best = sorted(range(len(ids)), key=lambda j: (-values[j], ids[j]))[:prefs.limit]
+    out = []
+    for j in best:
+        value, why = ranking.score(prefs, found[ids[j]]["payload"], resolved)
+        out.append(recommender.result(ids[j], value, why, found[ids[j]]["payload"]))
+    return out
+
+
+def score_costs(index, queries: list[dict]) -> dict:
+    """Per request: ms scoring the candidates with `ranking.score`, against `fast_scores` on the
+    same candidates, with the largest difference between the two."""
+    loop_ms, vector_ms, worst = [], [], 0.0
+    for body in queries:
+        prefs = ranking.parse_preferences(body)
+        resolved = ranking.resolve_tags(prefs.tags)
+        found = recommender.candidates(index, prefs, sorted({v for v in resolved.values() if v}), [])
+        payloads = [hit["payload"] for hit in found.values()]
+        t0 = time.perf_counter()
+        reference = [ranking.score(prefs, p, resolved)[0] for p in payloads]
+        loop_ms.append(1000 * (time.perf_counter() - t0))
+        t0 = time.perf_counter()
+        values = fast_scores(prefs, payloads, resolved)
+        vector_ms.append(1000 * (time.perf_counter() - t0))
+        worst = max(worst, float(np.abs(values - np.array(reference)).max()))
+    return {"loop_ms": statistics.mean(loop_ms), "vector_ms": statistics.mean(vector_ms), "max_diff": worst}
+
+
+def hop_costs(edge, service, queries: list[dict]) -> dict:
+    """The same palette searches (200 candidates, the recommender's filters) in-process and through
+    the index service's HTTP API from this process, one at a time; and the size of one answer."""
+    searches = []
+    for body in queries:
+        prefs = ranking.parse_preferences(body)
+        labels = sorted({v for v in ranking.resolve_tags(prefs.tags).values() if v})
+        vector = palette_vector([(prefs.color, 100.0)])
+        base = {"make": prefs.make} if prefs.make else {}
+        searches.append((vector, {**base, "orientation": prefs.orientation, **({"tags": labels} if labels else {})}))
+        searches.append((vector, base))
+    out = {}
+    for name, index in (("edge", edge), ("service", service)):
+        t0 = time.perf_counter()
+        for vector, must in searches:
+            index.search("palette", vector, must, recommender.CANDIDATES)
+        out[f"{name}_ms"] = 1000 * (time.perf_counter() - t0) / len(searches)
+    hits = edge.search("palette", searches[0][0], None, recommender.CANDIDATES)
+    out["answer_kb"] = len(json.dumps({"hits": hits}).encode()) / 1024
+    t0 = time.perf_counter()
+    for _ in range(20):
+        json.loads(json.dumps({"hits": hits}))
+    out["json_ms"] = 1000 * (time.perf_counter() - t0) / 20
+    return out
+
+
+def agreement(a, b, queries: list[dict], recommend_b=recommender.recommend) -> float:
+    """Share of queries whose results (ids, scores, explanations) are the same both ways."""
+    same = 0
+    for body in queries:
+        prefs = ranking.parse_preferences(body)
+        resolved = ranking.resolve_tags(prefs.tags)
+        same += recommender.recommend(a, prefs, resolved) == recommend_b(b, prefs, resolved)
+    return same / len(queries)
+
+
+# ---------------------------------------------------------------- main
+
+def start_gateway(stack):
+    import httpx
+
+    from viewfinder.embedded.process import free_port
+
+    # The gateway's /api/v1/health (what Stack.start_gateway waits for) includes the dashboard;
+    # the enrichment worker is not needed, so it is not started.
+    stack.settings = stack.settings.replace(dashboard_port=free_port(stack.settings.host))
+    stack.start_dashboard()
+    stack.start_gateway()
+    url = f"{stack.settings.gateway_url}/recommend/recommend"
+    # The first request with tags waits for the gateway's tag model to load (in the background).
+    response = httpx.post(url, json={"color": "#808080", "tags": ["dog"]}, timeout=300)
+    response.raise_for_status()
+    return url
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[25_000, 100_000])
+    parser.add_argument("--requests", type=int, default=2000, help="most requests per run")
+    parser.add_argument("--clients", type=int, default=50, help="concurrent HTTP clients")
+    parser.add_argument("--seconds", type=float, default=30, help="most seconds per timed run")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    sizes = sorted(args.sizes)
+
+    from connectors.vectors import EdgeIndex, IndexServiceClient
+    from schemas.vectors import collection_vectors
+    from viewfinder.embedded.process import free_port
+    from viewfinder.settings import Settings
+    from viewfinder.stack import Stack
+
+    begun = time.perf_counter()
+    images = Images(sizes[-1], args.seed)
+    queries = make_queries(args.requests, args.seed + 1)
+    print(f"{images.n} synthetic images: palette vectors in {images.vector_seconds:.1f} s "
+          f"(vectorised; max |Δ| against palette_vector {images.max_vector_error:.1e})", flush=True)
+
+    workdir = Path(tempfile.mkdtemp(prefix="viewfinder-bench-"))
+    workdir.chmod(0o755)  # PostgreSQL runs as the postgres user under root
+    edge = EdgeIndex(workdir / "edge", collection_vectors(512))
+    edge.ensure()
+    stack = Stack(Settings.from_env({}).replace(data_dir=workdir / "stack", port=free_port()))
+    settings = stack.start(with_app=False)
+    service = IndexServiceClient(settings.index_url, timeout=300)
+    rows, notes = [], []
+    try:
+        url = None
+        loaded = 0
+        for size in sizes:
+            t0 = time.perf_counter()
+            for start in range(loaded, size, 1000):
+                batch = images.points(start, min(size, start + 1000))
+                service.upsert(batch)
+                edge.upsert(batch)
+            loaded = size
+            assert service.count() == edge.count() == size, (service.count(), edge.count(), size)
+            print(f"loaded {size} points into both indexes in {time.perf_counter() - t0:.1f} s", flush=True)
+            if url is None:
+                url = start_gateway(stack)
+            numpy_index = NumpyIndex(images, size)
+            check = queries[:50]
+            same_numpy = agreement(edge, numpy_index, check)
+            same_fixed = agreement(edge, edge, check, recommend_fixed)
+
+            runs = {"in-process": run_direct(edge, queries, args.seconds),
+                    "numpy": run_direct(numpy_index, queries, args.seconds),
+                    "fixed": run_direct(edge, queries, args.seconds, recommend_fixed)}
+            # Unloaded HTTP latency first (after a few warm-up requests), then the concurrent load.
+            asyncio.run(run_http(url, queries[-20:], 1, args.seconds))
+            runs["http-1"] = (asyncio.run(run_http(url, queries, 1, min(args.seconds, 20))), None)
+            runs["http-n"] = (asyncio.run(run_http(url, queries, args.clients, args.seconds)), None)
+            hop = hop_costs(edge, service, check)
+            scoring = score_costs(edge, check)
+            notes.append((size, runs, hop, scoring, same_numpy, same_fixed))
+            print(f"size {size} done at {time.perf_counter() - begun:.0f} s", flush=True)
+    finally:
+        service.close()
+        edge.close()
+        stack.stop()
+
+    names = {"in-process": "in-process: recommend(EdgeIndex)", "numpy": "numpy brute force: recommend(NumpyIndex)",
+             "http-1": "HTTP gateway, 1 client", "http-n": f"HTTP gateway, {args.clients} concurrent clients",
+             "fixed": "in-process, vectorised scoring (suggested fix)"}
+    print()
+    print("| images | path | requests | p50 ms | p99 ms | mean ms | req/s | of which index searches |")
+    print("|---|---|---|---|---|---|---|---|")
+    for size, runs, *_ in notes:
+        for key in ("in-process", "numpy", "http-1", "http-n", "fixed"):
+            r, parts = runs[key]
+            searches = f"{parts['search_ms']:.1f} ms ({parts['searches']:.2f} searches)" if parts else ""
+            print(f"| {size:,} | {names[key]} | {r['n']} | {r['p50']:.1f} | {r['p99']:.1f} | {r['mean']:.1f} | "
+                  f"{r['rps']:.1f} | {searches} |")
+    print()
+    print("| images | in-process / numpy, p50 (p99) | index searches alone: edge / numpy "
+          f"| HTTP p99 / {TARGET_P99_MS:.0f} ms target: {args.clients} clients (1 client) "
+          "| same results: edge vs numpy, fix vs recommend |")
+    print("|---|---|---|---|---|")
+    for size, runs, hop, scoring, same_numpy, same_fixed in notes:
+        edge_run, edge_parts = runs["in-process"]
+        numpy_run, numpy_parts = runs["numpy"]
+        print(f"| {size:,} | {edge_run['p50'] / numpy_run['p50']:.2f}× ({edge_run['p99'] / numpy_run['p99']:.2f}×) | "
+              f"{edge_parts['search_ms'] / numpy_parts['search_ms']:.2f}× | "
+              f"{runs['http-n'][0]['p99'] / TARGET_P99_MS:.0f}× ({runs['http-1'][0]['p99'] / TARGET_P99_MS:.1f}×) | "
+              f"{100 * same_numpy:.0f} %, {100 * same_fixed:.0f} % |")
+    print()
+    print("| images | one search, in-process | one search via the index service | its answer (200 hits) "
+          "| JSON dump+load of it | ranking.score of all candidates | vectorised, same candidates |")
+    print("|---|---|---|---|---|---|---|")
+    for size, runs, hop, scoring, *_ in notes:
+        print(f"| {size:,} | {hop['edge_ms']:.2f} ms | {hop['service_ms']:.2f} ms | {hop['answer_kb']:.0f} KB | "
+              f"{hop['json_ms']:.2f} ms | {scoring['loop_ms']:.1f} ms | "
+              f"{scoring['vector_ms']:.1f} ms (max Δ {scoring['max_diff']:.0e}) |")
+    print(f"\ntotal {time.perf_counter() - begun:.0f} s; at most {args.requests} requests and {args.seconds:.0f} s per "
+          f"run; the HTTP clients run in this process, on the same {os.cpu_count()} cores as the gateway and "
+          "the index service")
+
+
+if __name__ == "__main__":
+    main()
