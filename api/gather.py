@@ -10,7 +10,7 @@ from connectors.unsplash import metadata
 from connectors.unsplash.job import GatherJob
 from streams.enrich import BadImage
 
-from .query import json_response
+from .http import json_body, json_response
 
 MAX_FILES = 100
 
@@ -69,13 +69,8 @@ async def download(request: web.Request) -> web.Response:
     """Start gathering the Unsplash Lite dataset (a folder on the gateway's machine or a zip URL)."""
     services, state = request.app["services"], request.app["gather"]
     params = dict(request.query)
-    if request.method == "POST" and request.can_read_body and request.content_type == "application/json":
-        try:
-            body = await request.json()
-        except ValueError:
-            raise web.HTTPBadRequest(text="body must be a JSON object") from None
-        if not isinstance(body, dict):
-            raise web.HTTPBadRequest(text="body must be a JSON object")
+    if request.method == "POST" and request.content_type == "application/json":
+        body = await json_body(request, optional=True)
         params.update({k: v for k, v in body.items() if v is not None})
     location = params.get("dataset")
     if not location:
@@ -113,13 +108,8 @@ async def dead_letters(request: web.Request) -> web.Response:
 async def retry_dead_letters(request: web.Request) -> web.Response:
     """Body (optional): {"stage": "detect"} or {"ids": [...]}."""
     services = request.app["services"]
-    body = {}
-    if request.can_read_body:
-        try:
-            body = await request.json()
-        except ValueError:
-            raise web.HTTPBadRequest(text="body must be a JSON object") from None
-    if not isinstance(body, dict) or not (body.get("ids") is None or isinstance(body["ids"], list)):
+    body = await json_body(request, optional=True)
+    if not (body.get("ids") is None or isinstance(body["ids"], list)):
         raise web.HTTPBadRequest(text='expected {"stage": NAME} or {"ids": [IMAGE IDS]}')
     retried = await asyncio.to_thread(services.ingestor.retry_failed, body.get("stage") or None, body.get("ids"))
     return json_response({"retried": retried})

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import re
-from datetime import date, datetime
 
 from aiohttp import web
 
@@ -12,18 +10,9 @@ from connectors.unsplash import metadata
 from streams.enrich.images import THUMB_SIDE, decode_rgb, jpeg_thumbnail, thumbnail_key
 
 from . import evaluation, ranking, recommender
+from .http import json_body, json_response
 
 ID = re.compile(r"^[0-9a-f]{32}$")
-
-
-def _json(value):
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    raise TypeError(type(value).__name__)
-
-
-def json_response(body, status=200):
-    return web.json_response(body, status=status, dumps=lambda v: json.dumps(v, default=_json))
 
 
 def _image_id(request) -> str:
@@ -84,12 +73,7 @@ async def show(request: web.Request) -> web.StreamResponse:
 
 async def recommend(request: web.Request) -> web.Response:
     services = request.app["services"]
-    try:
-        body = await request.json()
-    except ValueError:  # bad JSON, bad UTF-8, or numbers Python refuses to parse
-        raise web.HTTPBadRequest(text="body must be a JSON object of preferences") from None
-    if not isinstance(body, dict):
-        return json_response({"error": "expected a JSON object of preferences"}, status=400)
+    body = await json_body(request, "a JSON object of preferences")
     user_name = body.pop("user", None)
     opinions = None
     if user_name is not None:

@@ -11,7 +11,7 @@ from aiohttp import web
 from schemas.records import Feedback
 
 from . import ranking
-from .query import json_response
+from .http import json_body, json_response
 
 NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 SIGNALS = ("like", "dislike", "view")
@@ -25,20 +25,10 @@ def _name(request) -> str:
     return name
 
 
-async def _json(request) -> dict:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise web.HTTPBadRequest(text="body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text="body must be a JSON object")
-    return body
-
-
 async def save_user(request: web.Request) -> web.Response:
     """PUT /recommend/users/<name> with the preferences to keep (any of recommend's)."""
     services, name = request.app["services"], _name(request)
-    body = await _json(request)
+    body = await json_body(request)
     try:
         prefs = ranking.parse_preferences(body)
     except ranking.PreferenceError as exc:
@@ -59,7 +49,7 @@ async def get_user(request: web.Request) -> web.Response:
 async def feedback(request: web.Request) -> web.Response:
     """POST /recommend/feedback {"user", "image", "signal": like|dislike|view} → 202."""
     services = request.app["services"]
-    body = await _json(request)
+    body = await json_body(request)
     user, image, signal = body.get("user"), body.get("image"), body.get("signal")
     if signal not in SIGNALS:
         return json_response({"error": f"signal must be one of {', '.join(SIGNALS)}, got {signal!r}"}, status=400)

@@ -17,7 +17,7 @@ Points carry a palette vector (4 random colours with random coverages, through t
 vector (the recommend path searches only "palette" unless a user has feedback).
 
     .venv/bin/python bench/recommend.py [--sizes 25000 100000] [--requests 2000] [--clients 50]
-                                        [--seconds 30]
+                                        [--seconds 30] [--optimize]
 
 The machine's cores are shared: during the HTTP runs the load generator (this process), the
 gateway and the index service compete for them.
@@ -154,7 +154,9 @@ class NumpyIndex:
         for key, value in (must or {}).items():
             mask = self._mask(key, value) if mask is None else mask & self._mask(key, value)
         rows = None if mask is None else np.flatnonzero(mask)
-        scores = self.matrix @ query if rows is None else self.matrix[rows] @ query
+        scores = self.matrix @ query  # every row, then the filtered ones: cheaper than gathering rows first
+        if rows is not None:
+            scores = scores[rows]
         k = min(limit, len(scores))
         if k == 0:
             return []
@@ -360,6 +362,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50, help="concurrent HTTP clients")
     parser.add_argument("--seconds", type=float, default=30, help="most seconds per timed run")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--optimize", action="store_true",
+                        help="at the largest size, also time in-process after EdgeShard.optimize() (builds HNSW; "
+                             "about a minute for 100k points on 2 cores); the app never calls it")
     args = parser.parse_args()
     sizes = sorted(args.sizes)
 
@@ -411,6 +416,13 @@ def main() -> None:
             runs["http-n"] = (asyncio.run(run_http(url, queries, args.clients, args.seconds)), None)
             hop = hop_costs(edge, service, check)
             scoring = score_costs(edge, check)
+            if args.optimize and size == sizes[-1]:
+                t0 = time.perf_counter()
+                edge.shard.optimize()
+                print(f"EdgeShard.optimize() took {time.perf_counter() - t0:.0f} s; same results as numpy after it: "
+                      f"{100 * agreement(edge, numpy_index, check):.0f} %", flush=True)
+                runs["optimized"] = run_direct(edge, queries, args.seconds)
+                runs["optimized-fixed"] = run_direct(edge, queries, args.seconds, recommend_fixed)
             notes.append((size, runs, hop, scoring, same_numpy, same_fixed))
             print(f"size {size} done at {time.perf_counter() - begun:.0f} s", flush=True)
     finally:
@@ -420,12 +432,16 @@ def main() -> None:
 
     names = {"in-process": "in-process: recommend(EdgeIndex)", "numpy": "numpy brute force: recommend(NumpyIndex)",
              "http-1": "HTTP gateway, 1 client", "http-n": f"HTTP gateway, {args.clients} concurrent clients",
-             "fixed": "in-process, vectorised scoring (suggested fix)"}
+             "fixed": "in-process, vectorised scoring (suggested fix)",
+             "optimized": "in-process after EdgeShard.optimize()",
+             "optimized-fixed": "in-process after optimize(), vectorised scoring"}
     print()
     print("| images | path | requests | p50 ms | p99 ms | mean ms | req/s | of which index searches |")
     print("|---|---|---|---|---|---|---|---|")
     for size, runs, *_ in notes:
-        for key in ("in-process", "numpy", "http-1", "http-n", "fixed"):
+        for key in ("in-process", "numpy", "http-1", "http-n", "fixed", "optimized", "optimized-fixed"):
+            if key not in runs:
+                continue
             r, parts = runs[key]
             searches = f"{parts['search_ms']:.1f} ms ({parts['searches']:.2f} searches)" if parts else ""
             print(f"| {size:,} | {names[key]} | {r['n']} | {r['p50']:.1f} | {r['p99']:.1f} | {r['mean']:.1f} | "
