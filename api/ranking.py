@@ -100,10 +100,17 @@ def resolve_tags(words: list[str], resolver=None) -> dict[str, str | None]:
     return {word: r["label"] for word, r in tag_resolution(words, resolver).items()}
 
 
-def score(prefs: Preferences, payload: dict, resolved: dict[str, str | None]) -> tuple[float, dict]:
+def score_all(prefs: Preferences, payloads: list[dict], resolved: dict[str, str | None]) -> list[tuple[float, dict]]:
+    """`score` for many candidates, with the colour maths done once for all of them."""
+    colours = color_fits(prefs.color, [p.get("colors") or [] for p in payloads]) if prefs.color else None
+    return [score(prefs, p, resolved, colours[i] if colours else None) for i, p in enumerate(payloads)]
+
+
+def score(prefs: Preferences, payload: dict, resolved: dict[str, str | None],
+          color: tuple[float, dict] | None = None) -> tuple[float, dict]:
     parts, why = [], {}
     if prefs.color:
-        s, why["color"] = _color_fit(prefs.color, payload.get("colors") or [])
+        s, why["color"] = color or color_fits(prefs.color, [payload.get("colors") or []])[0]
         parts.append(s)
     if prefs.orientation:
         match = payload.get("orientation") == prefs.orientation
@@ -130,17 +137,30 @@ def score(prefs: Preferences, payload: dict, resolved: dict[str, str | None]) ->
     return (float(np.mean(parts)) if parts else 0.0), why
 
 
-def _color_fit(wanted: str, colors: list[dict]) -> tuple[float, dict]:
-    if not colors:
-        return 0.0, {"wanted": wanted, "matched": None}
-    lab = rgb_to_lab(hex_to_rgb(wanted))
-    labs = rgb_to_lab(np.array([hex_to_rgb(c["hex"]) for c in colors]))
-    distances = delta_e(labs, lab)
-    coverage = np.array([c["coverage"] for c in colors]) / 100.0
-    fit = float(np.sum(coverage * np.exp(-((distances / COLOR_SCALE) ** 2))))
-    best = int(np.argmin(distances))
-    return min(1.0, fit), {"wanted": wanted, "matched": colors[best]["hex"], "delta_e": round(float(distances[best]), 2),
-                           "coverage": colors[best]["coverage"]}
+def color_fits(wanted: str, palettes: list[list[dict]]) -> list[tuple[float, dict]]:
+    """(fit, why) per palette: the wanted colour against each of its colours, weighted by coverage."""
+    if not palettes:
+        return []
+    width = max(len(p) for p in palettes) or 1
+    rgb = np.zeros((len(palettes), width, 3))
+    coverage = np.zeros((len(palettes), width))
+    for i, palette in enumerate(palettes):
+        for j, c in enumerate(palette):
+            rgb[i, j] = hex_to_rgb(c["hex"])
+            coverage[i, j] = c["coverage"] / 100.0
+    distances = delta_e(rgb_to_lab(rgb), rgb_to_lab(hex_to_rgb(wanted)))
+    distances = np.where(coverage > 0, distances, np.inf)  # padding never matches
+    fits = np.minimum(1.0, np.sum(coverage * np.exp(-((distances / COLOR_SCALE) ** 2)), axis=1))
+    best = np.argmin(distances, axis=1)
+    out = []
+    for i, palette in enumerate(palettes):
+        if not palette:
+            out.append((0.0, {"wanted": wanted, "matched": None}))
+            continue
+        b = int(best[i])
+        out.append((float(fits[i]), {"wanted": wanted, "matched": palette[b]["hex"],
+                                     "delta_e": round(float(distances[i, b]), 2), "coverage": palette[b]["coverage"]}))
+    return out
 
 
 def _size_fit(want_w, want_h, w, h) -> tuple[float, dict]:

@@ -74,8 +74,9 @@ def recommend(index, prefs: ranking.Preferences, resolved: dict[str, str | None]
     found = candidates(index, prefs, labels, opinions.judged)
     fits = feedback_fit(index, prefs, opinions, found) if opinions.judged else {}
     scored = []
-    for iid, hit in found.items():
-        value, why = ranking.score(prefs, hit["payload"], resolved)
+    ids = list(found)
+    for iid, (value, why) in zip(ids, ranking.score_all(prefs, [found[i]["payload"] for i in ids], resolved)):
+        hit = found[iid]
         if iid in fits:
             # Feedback counts as one more preference, next to those the user stated.
             stated = len(why)

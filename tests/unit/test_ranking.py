@@ -253,3 +253,21 @@ def test_words_resolving_to_one_label_count_once():
     prefs = parse_preferences({"tags": ["dog", "unicorn"]})
     value, why = score(prefs, {"tags": ["dog"]}, resolve_tags(prefs.tags))
     assert value == 0.5 and why["tags"]["unresolved"] == ["unicorn"]
+
+
+def test_scoring_many_at_once_equals_scoring_each():
+    import random
+
+    from api.ranking import score_all
+
+    rng = random.Random(5)
+    payloads = [{"orientation": rng.choice(["landscape", "portrait"]), "width": rng.randint(100, 5000),
+                 "height": rng.randint(100, 5000), "tags": ["dog"] if rng.random() < 0.5 else [],
+                 "colors": [{"hex": "#%06x" % rng.randrange(1 << 24), "coverage": c}
+                            for c in (60.0, 25.0, 10.0, 5.0)[:rng.randint(0, 4)]]} for _ in range(40)]
+    prefs = parse_preferences({"color": "#3366cc", "orientation": "landscape", "width": 800, "tags": ["dogs"]})
+    resolved = resolve_tags(prefs.tags)
+    together = score_all(prefs, payloads, resolved)
+    for payload, (value, why) in zip(payloads, together):
+        alone_value, alone_why = score(prefs, payload, resolved)
+        assert value == pytest.approx(alone_value) and why == alone_why
