@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -190,8 +191,8 @@ def stats(latencies_s: list[float], elapsed: float) -> dict:
             "mean": float(ms.mean()), "rps": len(ms) / elapsed}
 
 
-def run_direct(index, queries: list[dict], seconds: float, recommend=recommender.recommend) -> tuple[dict, dict]:
-    """One caller, ``recommend`` on ``index``; also how much of it was index searches."""
+def run_direct(index, queries: list[dict], seconds: float) -> tuple[dict, dict]:
+    """One caller, `recommender.recommend` on ``index``; also how much of it was index searches."""
     timed = Timed(index)
     latencies, search_share = [], []
     deadline = time.perf_counter() + seconds
@@ -203,11 +204,28 @@ def run_direct(index, queries: list[dict], seconds: float, recommend=recommender
         resolved = ranking.resolve_tags(prefs.tags)
         before = timed.seconds
         t0 = time.perf_counter()
-        recommend(timed, prefs, resolved)
+        recommender.recommend(timed, prefs, resolved)
         latencies.append(time.perf_counter() - t0)
         search_share.append(timed.seconds - before)
     out = stats(latencies, time.perf_counter() - started)
     return out, {"search_ms": 1000 * float(np.mean(search_share)), "searches": timed.calls / len(latencies)}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def http_with_cpu(url: str, queries: list[dict], clients: int, seconds: float, pids: dict[str, int]) -> dict:
+    """`run_http`, and how many cores each process used meanwhile (CPU seconds / wall seconds)."""
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    own, wall = time.process_time(), time.perf_counter()
+    out = asyncio.run(run_http(url, queries, clients, seconds))
+    wall = time.perf_counter() - wall
+    out["cores"] = {name: (cpu_seconds(pid) - before[name]) / wall for name, pid in pids.items()}
+    out["cores"]["load generator"] = (time.process_time() - own) / wall
+    return out
 
 
 async def run_http(url: str, queries: list[dict], clients: int, seconds: float) -> dict:
@@ -239,52 +257,10 @@ async def run_http(url: str, queries: list[dict], clients: int, seconds: float) 
     return stats(latencies, elapsed)
 
 
-def fast_scores(prefs: ranking.Preferences, payloads: list[dict], resolved: dict) -> np.ndarray:
-    """`ranking.score`'s value for many payloads at once: every candidate's colours in one array,
-    one ΔE2000 call, a weighted sum per candidate (the suggested fix, kept here, not in api/)."""
-    from streams.enrich.colors import hex_to_rgb
-
-    parts = []
-    if prefs.color:
-        rgb = np.array([hex_to_rgb(c["hex"]) for p in payloads for c in p.get("colors") or []]).reshape(-1, 3)
-        coverage = np.array([c["coverage"] for p in payloads for c in p.get("colors") or []]) / 100.0
-        owner = np.repeat(np.arange(len(payloads)), [len(p.get("colors") or []) for p in payloads])
-        distances = delta_e(rgb_to_lab(rgb), rgb_to_lab(hex_to_rgb(prefs.color)))
-        weights = coverage * np.exp(-((distances / ranking.COLOR_SCALE) ** 2))
-        parts.append(np.minimum(1.0, np.bincount(owner, weights, minlength=len(payloads))))
-    if prefs.orientation:
-        parts.append(np.array([p.get("orientation") == prefs.orientation for p in payloads], dtype=float))
-    if prefs.width or prefs.height:
-        parts.append(np.array([ranking._size_fit(prefs.width, prefs.height, p.get("width"), p.get("height"))[0]
-                               for p in payloads]))
-    labels = [label for label in resolved.values() if label]
-    if prefs.tags:
-        wanted = len(set(labels)) + sum(1 for label in resolved.values() if label is None)
-        parts.append(np.array([len(set(labels) & set(p.get("tags") or [])) / wanted for p in payloads]))
-    if prefs.make:
-        parts.append(np.array([p.get("make") == prefs.make for p in payloads], dtype=float))
-    return np.mean(parts, axis=0) if parts else np.zeros(len(payloads))
-
-
-def recommend_fixed(index, prefs: ranking.Preferences, resolved: dict) -> list[dict]:
-    """`recommender.recommend` without feedback, scoring all candidates with `fast_scores` and
-    building the explanation (`ranking.score`) only for the results returned."""
-    labels = sorted({label for label in resolved.values() if label})
-    found = recommender.candidates(index, prefs, labels, [])
-    ids = list(found)
-    values = fast_scores(prefs, [found[i]["payload"] for i in ids], resolved)
-    best = sorted(range(len(ids)), key=lambda j: (-values[j], ids[j]))[:prefs.limit]
-    out = []
-    for j in best:
-        value, why = ranking.score(prefs, found[ids[j]]["payload"], resolved)
-        out.append(recommender.result(ids[j], value, why, found[ids[j]]["payload"]))
-    return out
-
-
 def score_costs(index, queries: list[dict]) -> dict:
-    """Per request: ms scoring the candidates with `ranking.score`, against `fast_scores` on the
-    same candidates, with the largest difference between the two."""
-    loop_ms, vector_ms, worst = [], [], 0.0
+    """Per request: ms scoring all candidates as `recommender.recommend` does (`ranking.score_all`,
+    the colour maths once for all candidates), and one `ranking.score` call per candidate."""
+    batch_ms, loop_ms, worst = [], [], 0.0
     for body in queries:
         prefs = ranking.parse_preferences(body)
         resolved = ranking.resolve_tags(prefs.tags)
@@ -293,11 +269,13 @@ def score_costs(index, queries: list[dict]) -> dict:
         t0 = time.perf_counter()
         reference = [ranking.score(prefs, p, resolved)[0] for p in payloads]
         loop_ms.append(1000 * (time.perf_counter() - t0))
-        t0 = time.perf_counter()
-        values = fast_scores(prefs, payloads, resolved)
-        vector_ms.append(1000 * (time.perf_counter() - t0))
-        worst = max(worst, float(np.abs(values - np.array(reference)).max()))
-    return {"loop_ms": statistics.mean(loop_ms), "vector_ms": statistics.mean(vector_ms), "max_diff": worst}
+        if hasattr(ranking, "score_all"):
+            t0 = time.perf_counter()
+            values = [value for value, _ in ranking.score_all(prefs, payloads, resolved)]
+            batch_ms.append(1000 * (time.perf_counter() - t0))
+            worst = max(worst, float(np.abs(np.array(values) - np.array(reference)).max(initial=0)))
+    return {"loop_ms": statistics.mean(loop_ms), "batch_ms": statistics.mean(batch_ms) if batch_ms else None,
+            "max_diff": worst}
 
 
 def hop_costs(edge, service, queries: list[dict]) -> dict:
@@ -317,6 +295,14 @@ def hop_costs(edge, service, queries: list[dict]) -> dict:
         for vector, must in searches:
             index.search("palette", vector, must, recommender.CANDIDATES)
         out[f"{name}_ms"] = 1000 * (time.perf_counter() - t0) / len(searches)
+    # The engine alone: EdgeIndex.search less turning its 200 hits into dicts (ids, payloads).
+    qe = edge.qe
+    requests = [qe.QueryRequest(limit=recommender.CANDIDATES, query=qe.Query.Nearest(vector, using="palette"),
+                                filter=edge._filter(must), with_payload=True) for vector, must in searches]
+    t0 = time.perf_counter()
+    for request in requests:
+        edge.shard.query(request)
+    out["engine_ms"] = 1000 * (time.perf_counter() - t0) / len(searches)
     hits = edge.search("palette", searches[0][0], None, recommender.CANDIDATES)
     out["answer_kb"] = len(json.dumps({"hits": hits}).encode()) / 1024
     t0 = time.perf_counter()
@@ -326,13 +312,13 @@ def hop_costs(edge, service, queries: list[dict]) -> dict:
     return out
 
 
-def agreement(a, b, queries: list[dict], recommend_b=recommender.recommend) -> float:
-    """Share of queries whose results (ids, scores, explanations) are the same both ways."""
+def agreement(a, b, queries: list[dict]) -> float:
+    """Share of queries whose results (ids, scores, explanations) are the same through both indexes."""
     same = 0
     for body in queries:
         prefs = ranking.parse_preferences(body)
         resolved = ranking.resolve_tags(prefs.tags)
-        same += recommender.recommend(a, prefs, resolved) == recommend_b(b, prefs, resolved)
+        same += recommender.recommend(a, prefs, resolved) == recommender.recommend(b, prefs, resolved)
     return same / len(queries)
 
 
@@ -405,15 +391,15 @@ def main() -> None:
             numpy_index = NumpyIndex(images, size)
             check = queries[:50]
             same_numpy = agreement(edge, numpy_index, check)
-            same_fixed = agreement(edge, edge, check, recommend_fixed)
 
             runs = {"in-process": run_direct(edge, queries, args.seconds),
-                    "numpy": run_direct(numpy_index, queries, args.seconds),
-                    "fixed": run_direct(edge, queries, args.seconds, recommend_fixed)}
+                    "numpy": run_direct(numpy_index, queries, args.seconds)}
             # Unloaded HTTP latency first (after a few warm-up requests), then the concurrent load.
             asyncio.run(run_http(url, queries[-20:], 1, args.seconds))
-            runs["http-1"] = (asyncio.run(run_http(url, queries, 1, min(args.seconds, 20))), None)
-            runs["http-n"] = (asyncio.run(run_http(url, queries, args.clients, args.seconds)), None)
+            pids = {"gateway": next(p.proc.pid for p in stack.processes if p.name.startswith("gateway")),
+                    "index service": next(p.proc.pid for p in stack.processes if p.name.startswith("vector index"))}
+            runs["http-1"] = (http_with_cpu(url, queries, 1, min(args.seconds, 20), pids), None)
+            runs["http-n"] = (http_with_cpu(url, queries, args.clients, args.seconds, pids), None)
             hop = hop_costs(edge, service, check)
             scoring = score_costs(edge, check)
             if args.optimize and size == sizes[-1]:
@@ -422,50 +408,51 @@ def main() -> None:
                 print(f"EdgeShard.optimize() took {time.perf_counter() - t0:.0f} s; same results as numpy after it: "
                       f"{100 * agreement(edge, numpy_index, check):.0f} %", flush=True)
                 runs["optimized"] = run_direct(edge, queries, args.seconds)
-                runs["optimized-fixed"] = run_direct(edge, queries, args.seconds, recommend_fixed)
-            notes.append((size, runs, hop, scoring, same_numpy, same_fixed))
+            notes.append((size, runs, hop, scoring, same_numpy))
             print(f"size {size} done at {time.perf_counter() - begun:.0f} s", flush=True)
     finally:
         service.close()
         edge.close()
         stack.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
     names = {"in-process": "in-process: recommend(EdgeIndex)", "numpy": "numpy brute force: recommend(NumpyIndex)",
              "http-1": "HTTP gateway, 1 client", "http-n": f"HTTP gateway, {args.clients} concurrent clients",
-             "fixed": "in-process, vectorised scoring (suggested fix)",
-             "optimized": "in-process after EdgeShard.optimize()",
-             "optimized-fixed": "in-process after optimize(), vectorised scoring"}
+             "optimized": "in-process after EdgeShard.optimize() (HNSW)"}
     print()
-    print("| images | path | requests | p50 ms | p99 ms | mean ms | req/s | of which index searches |")
+    print("| images | path | requests | p50 ms | p99 ms | mean ms | req/s | index searches per request, or CPU used |")
     print("|---|---|---|---|---|---|---|---|")
     for size, runs, *_ in notes:
-        for key in ("in-process", "numpy", "http-1", "http-n", "fixed", "optimized", "optimized-fixed"):
+        for key in ("in-process", "numpy", "optimized", "http-1", "http-n"):
             if key not in runs:
                 continue
             r, parts = runs[key]
             searches = f"{parts['search_ms']:.1f} ms ({parts['searches']:.2f} searches)" if parts else ""
+            if "cores" in r:
+                searches = "CPU, cores: " + ", ".join(f"{name} {c:.2f}" for name, c in r["cores"].items())
             print(f"| {size:,} | {names[key]} | {r['n']} | {r['p50']:.1f} | {r['p99']:.1f} | {r['mean']:.1f} | "
                   f"{r['rps']:.1f} | {searches} |")
     print()
     print("| images | in-process / numpy, p50 (p99) | index searches alone: edge / numpy "
           f"| HTTP p99 / {TARGET_P99_MS:.0f} ms target: {args.clients} clients (1 client) "
-          "| same results: edge vs numpy, fix vs recommend |")
-    print("|---|---|---|---|---|")
-    for size, runs, hop, scoring, same_numpy, same_fixed in notes:
+          "| HTTP, 1 client, p50 − in-process p50 | same results, edge vs numpy |")
+    print("|---|---|---|---|---|---|")
+    for size, runs, hop, scoring, same_numpy in notes:
         edge_run, edge_parts = runs["in-process"]
         numpy_run, numpy_parts = runs["numpy"]
         print(f"| {size:,} | {edge_run['p50'] / numpy_run['p50']:.2f}× ({edge_run['p99'] / numpy_run['p99']:.2f}×) | "
               f"{edge_parts['search_ms'] / numpy_parts['search_ms']:.2f}× | "
               f"{runs['http-n'][0]['p99'] / TARGET_P99_MS:.0f}× ({runs['http-1'][0]['p99'] / TARGET_P99_MS:.1f}×) | "
-              f"{100 * same_numpy:.0f} %, {100 * same_fixed:.0f} % |")
+              f"{runs['http-1'][0]['p50'] - edge_run['p50']:+.1f} ms | {100 * same_numpy:.0f} % |")
     print()
-    print("| images | one search, in-process | one search via the index service | its answer (200 hits) "
-          "| JSON dump+load of it | ranking.score of all candidates | vectorised, same candidates |")
-    print("|---|---|---|---|---|---|---|")
-    for size, runs, hop, scoring, *_ in notes:
-        print(f"| {size:,} | {hop['edge_ms']:.2f} ms | {hop['service_ms']:.2f} ms | {hop['answer_kb']:.0f} KB | "
-              f"{hop['json_ms']:.2f} ms | {scoring['loop_ms']:.1f} ms | "
-              f"{scoring['vector_ms']:.1f} ms (max Δ {scoring['max_diff']:.0e}) |")
+    print("| images | one search (200 hits): engine (shard.query) | EdgeIndex.search | via the index service "
+          "| its JSON answer | JSON dump+load of it | scoring the candidates: score_all | a score() call each |")
+    print("|---|---|---|---|---|---|---|---|")
+    for size, runs, hop, scoring, _ in notes:
+        batch = (f"{scoring['batch_ms']:.1f} ms (max Δ {scoring['max_diff']:.0e})"
+                 if scoring["batch_ms"] is not None else "n/a")
+        print(f"| {size:,} | {hop['engine_ms']:.2f} ms | {hop['edge_ms']:.2f} ms | {hop['service_ms']:.2f} ms | "
+              f"{hop['answer_kb']:.0f} KB | {hop['json_ms']:.2f} ms | {batch} | {scoring['loop_ms']:.1f} ms |")
     print(f"\ntotal {time.perf_counter() - begun:.0f} s; at most {args.requests} requests and {args.seconds:.0f} s per "
           f"run; the HTTP clients run in this process, on the same {os.cpu_count()} cores as the gateway and "
           "the index service")
