@@ -100,17 +100,40 @@ def resolve_tags(words: list[str], resolver=None) -> dict[str, str | None]:
     return {word: r["label"] for word, r in tag_resolution(words, resolver).items()}
 
 
-def score_all(prefs: Preferences, payloads: list[dict], resolved: dict[str, str | None]) -> list[tuple[float, dict]]:
-    """`score` for many candidates, with the colour maths done once for all of them."""
-    colours = color_fits(prefs.color, [p.get("colors") or [] for p in payloads]) if prefs.color else None
-    return [score(prefs, p, resolved, colours[i] if colours else None) for i, p in enumerate(payloads)]
+def stated(prefs: Preferences) -> int:
+    """How many preferences were given: each is one equally weighted part of a score."""
+    return sum(map(bool, (prefs.color, prefs.orientation, prefs.width or prefs.height, prefs.tags, prefs.make)))
 
 
-def score(prefs: Preferences, payload: dict, resolved: dict[str, str | None],
-          color: tuple[float, dict] | None = None) -> tuple[float, dict]:
+def values(prefs: Preferences, payloads: list[dict], resolved: dict[str, str | None]) -> list[float]:
+    """`score`'s value for every candidate, without building explanations (only the results
+    shown need those), the colour maths done once for all."""
+    parts = []
+    if prefs.color:
+        parts.append(_colour_arrays(prefs.color, [p.get("colors") or [] for p in payloads])[0])
+    if prefs.orientation:
+        parts.append(np.array([p.get("orientation") == prefs.orientation for p in payloads], dtype=float))
+    if prefs.width or prefs.height:
+        parts.append(np.array([_size_fit(prefs.width, prefs.height, p.get("width"), p.get("height"))[0]
+                               for p in payloads]))
+    if prefs.tags:
+        labels, wanted = _tag_targets(resolved)
+        parts.append(np.array([len(labels & set(p.get("tags") or [])) / wanted for p in payloads]))
+    if prefs.make:
+        parts.append(np.array([p.get("make") == prefs.make for p in payloads], dtype=float))
+    return (np.mean(parts, axis=0) if parts else np.zeros(len(payloads))).tolist()
+
+
+def _tag_targets(resolved: dict[str, str | None]) -> tuple[set[str], int]:
+    # "dog" and "dogs" ask for one thing; a word nothing resolved to still counts as unmet.
+    labels = {label for label in resolved.values() if label}
+    return labels, len(labels) + sum(1 for label in resolved.values() if label is None)
+
+
+def score(prefs: Preferences, payload: dict, resolved: dict[str, str | None]) -> tuple[float, dict]:
     parts, why = [], {}
     if prefs.color:
-        s, why["color"] = color or color_fits(prefs.color, [payload.get("colors") or []])[0]
+        s, why["color"] = color_fits(prefs.color, [payload.get("colors") or []])[0]
         parts.append(s)
     if prefs.orientation:
         match = payload.get("orientation") == prefs.orientation
@@ -119,14 +142,12 @@ def score(prefs: Preferences, payload: dict, resolved: dict[str, str | None],
     if prefs.width or prefs.height:
         s, why["size"] = _size_fit(prefs.width, prefs.height, payload.get("width"), payload.get("height"))
         parts.append(s)
-    labels = [label for label in resolved.values() if label]
     if prefs.tags:
+        labels, wanted = _tag_targets(resolved)
         present = set(payload.get("tags") or [])
-        matched = sorted({label for label in labels if label in present})
-        # "dog" and "dogs" ask for one thing; a word nothing resolved to still counts as unmet.
-        wanted = len(set(labels)) + sum(1 for label in resolved.values() if label is None)
+        matched = sorted(labels & present)
         parts.append(len(matched) / wanted)
-        why["tags"] = {"matched": matched, "missing": sorted(set(labels) - present),
+        why["tags"] = {"matched": matched, "missing": sorted(labels - present),
                        "resolved_from": {label: sorted(w for w, lb in resolved.items() if lb == label)
                                          for label in matched},
                        "unresolved": [w for w, label in resolved.items() if label is None]}
@@ -137,11 +158,9 @@ def score(prefs: Preferences, payload: dict, resolved: dict[str, str | None],
     return (float(np.mean(parts)) if parts else 0.0), why
 
 
-def color_fits(wanted: str, palettes: list[list[dict]]) -> list[tuple[float, dict]]:
-    """(fit, why) per palette: the wanted colour against each of its colours, weighted by coverage."""
-    if not palettes:
-        return []
-    width = max(len(p) for p in palettes) or 1
+def _colour_arrays(wanted: str, palettes: list[list[dict]]):
+    """Fit per palette, ΔE to each of its colours (inf for padding), index of the nearest."""
+    width = max((len(p) for p in palettes), default=0) or 1
     rgb = np.zeros((len(palettes), width, 3))
     coverage = np.zeros((len(palettes), width))
     for i, palette in enumerate(palettes):
@@ -151,7 +170,12 @@ def color_fits(wanted: str, palettes: list[list[dict]]) -> list[tuple[float, dic
     distances = delta_e(rgb_to_lab(rgb), rgb_to_lab(hex_to_rgb(wanted)))
     distances = np.where(coverage > 0, distances, np.inf)  # padding never matches
     fits = np.minimum(1.0, np.sum(coverage * np.exp(-((distances / COLOR_SCALE) ** 2)), axis=1))
-    best = np.argmin(distances, axis=1)
+    return fits, distances, np.argmin(distances, axis=1)
+
+
+def color_fits(wanted: str, palettes: list[list[dict]]) -> list[tuple[float, dict]]:
+    """(fit, why) per palette: the wanted colour against each of its colours, weighted by coverage."""
+    fits, distances, best = _colour_arrays(wanted, palettes)
     out = []
     for i, palette in enumerate(palettes):
         if not palette:

@@ -73,19 +73,21 @@ def recommend(index, prefs: ranking.Preferences, resolved: dict[str, str | None]
     opinions = opinions or Opinions()
     found = candidates(index, prefs, labels, opinions.judged)
     fits = feedback_fit(index, prefs, opinions, found) if opinions.judged else {}
-    scored = []
     ids = list(found)
-    for iid, (value, why) in zip(ids, ranking.score_all(prefs, [found[i]["payload"] for i in ids], resolved)):
-        hit = found[iid]
-        if iid in fits:
-            # Feedback counts as one more preference, next to those the user stated.
-            stated = len(why)
-            value = (value * stated + fits[iid]) / (stated + 1)
-            why["feedback"] = {"fit": round(fits[iid], 3), "likes": len(opinions.likes),
+    payloads = [found[i]["payload"] for i in ids]
+    stated = ranking.stated(prefs)
+    # Feedback counts as one more preference, next to those the user stated.
+    totals = [(v * stated + fits[iid]) / (stated + 1) if iid in fits else v
+              for iid, v in zip(ids, ranking.values(prefs, payloads, resolved))]
+    top = sorted(range(len(ids)), key=lambda i: (-totals[i], ids[i]))[:prefs.limit]
+    results = []
+    for i in top:
+        _, why = ranking.score(prefs, payloads[i], resolved)
+        if ids[i] in fits:
+            why["feedback"] = {"fit": round(fits[ids[i]], 3), "likes": len(opinions.likes),
                                "dislikes": len(opinions.dislikes)}
-        scored.append((-value, iid, why, hit["payload"]))
-    scored.sort(key=lambda t: (t[0], t[1]))
-    return [result(iid, -neg, why, payload) for neg, iid, why, payload in scored[:prefs.limit]]
+        results.append(result(ids[i], totals[i], why, payloads[i]))
+    return results
 
 
 def similar(index, image_id: str, limit: int) -> tuple[str, list[dict]] | None:

@@ -258,8 +258,8 @@ async def run_http(url: str, queries: list[dict], clients: int, seconds: float) 
 
 
 def score_costs(index, queries: list[dict]) -> dict:
-    """Per request: ms scoring all candidates as `recommender.recommend` does (`ranking.score_all`,
-    the colour maths once for all candidates), and one `ranking.score` call per candidate."""
+    """Per request: ms valuing all candidates as `recommender.recommend` does (`ranking.values`:
+    the colour maths once for all, no explanations), and one `ranking.score` call per candidate."""
     batch_ms, loop_ms, worst = [], [], 0.0
     for body in queries:
         prefs = ranking.parse_preferences(body)
@@ -269,11 +269,10 @@ def score_costs(index, queries: list[dict]) -> dict:
         t0 = time.perf_counter()
         reference = [ranking.score(prefs, p, resolved)[0] for p in payloads]
         loop_ms.append(1000 * (time.perf_counter() - t0))
-        if hasattr(ranking, "score_all"):
-            t0 = time.perf_counter()
-            values = [value for value, _ in ranking.score_all(prefs, payloads, resolved)]
-            batch_ms.append(1000 * (time.perf_counter() - t0))
-            worst = max(worst, float(np.abs(np.array(values) - np.array(reference)).max(initial=0)))
+        t0 = time.perf_counter()
+        values = ranking.values(prefs, payloads, resolved)
+        batch_ms.append(1000 * (time.perf_counter() - t0))
+        worst = max(worst, float(np.abs(np.array(values) - np.array(reference)).max(initial=0)))
     return {"loop_ms": statistics.mean(loop_ms), "batch_ms": statistics.mean(batch_ms) if batch_ms else None,
             "max_diff": worst}
 
@@ -446,7 +445,7 @@ def main() -> None:
               f"{runs['http-1'][0]['p50'] - edge_run['p50']:+.1f} ms | {100 * same_numpy:.0f} % |")
     print()
     print("| images | one search (200 hits): engine (shard.query) | EdgeIndex.search | via the index service "
-          "| its JSON answer | JSON dump+load of it | scoring the candidates: score_all | a score() call each |")
+          "| its JSON answer | JSON dump+load of it | valuing the candidates: values | a score() call each |")
     print("|---|---|---|---|---|---|---|---|")
     for size, runs, hop, scoring, _ in notes:
         batch = (f"{scoring['batch_ms']:.1f} ms (max Δ {scoring['max_diff']:.0e})"

@@ -255,19 +255,22 @@ def test_words_resolving_to_one_label_count_once():
     assert value == 0.5 and why["tags"]["unresolved"] == ["unicorn"]
 
 
-def test_scoring_many_at_once_equals_scoring_each():
+def test_values_for_many_candidates_equal_each_score():
     import random
 
-    from api.ranking import score_all
+    from api.ranking import stated, values
 
     rng = random.Random(5)
     payloads = [{"orientation": rng.choice(["landscape", "portrait"]), "width": rng.randint(100, 5000),
                  "height": rng.randint(100, 5000), "tags": ["dog"] if rng.random() < 0.5 else [],
+                 "make": rng.choice(["canon", "sony", None]),
                  "colors": [{"hex": "#%06x" % rng.randrange(1 << 24), "coverage": c}
                             for c in (60.0, 25.0, 10.0, 5.0)[:rng.randint(0, 4)]]} for _ in range(40)]
-    prefs = parse_preferences({"color": "#3366cc", "orientation": "landscape", "width": 800, "tags": ["dogs"]})
-    resolved = resolve_tags(prefs.tags)
-    together = score_all(prefs, payloads, resolved)
-    for payload, (value, why) in zip(payloads, together):
-        alone_value, alone_why = score(prefs, payload, resolved)
-        assert value == pytest.approx(alone_value) and why == alone_why
+    for body in ({"color": "#3366cc", "orientation": "landscape", "width": 800, "tags": ["dogs", "unicorn"]},
+                 {"make": "canon", "height": 600}, {}):
+        prefs = parse_preferences(body)
+        resolved = resolve_tags(prefs.tags)
+        for payload, value in zip(payloads, values(prefs, payloads, resolved)):
+            alone, why = score(prefs, payload, resolved)
+            assert value == pytest.approx(alone, abs=1e-12)
+            assert stated(prefs) == len(why)
