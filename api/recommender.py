@@ -41,8 +41,10 @@ def candidates(index, prefs: ranking.Preferences, labels: list[str], exclude: li
     if labels:
         narrowed["tags"] = labels
     found: dict[str, dict] = {}
-    for must in ([narrowed, base] if narrowed != base else [base]):
-        for hit in index.search("palette", vector, must, CANDIDATES, exclude=exclude or None):
+    searches = [{"using": "palette", "vector": vector, "must": must, "limit": CANDIDATES, "exclude": exclude or None}
+                for must in ([narrowed, base] if narrowed != base else [base])]
+    for hits in index.search_many(searches):
+        for hit in hits:
             found.setdefault(hit["id"], hit)
     return found
 

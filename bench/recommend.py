@@ -167,6 +167,9 @@ class NumpyIndex:
         ids, payloads = self.images.ids, self.images.payloads
         return [{"id": ids[r], "score": float(scores[t]), "payload": payloads[r]} for r, t in zip(found, top)]
 
+    def search_many(self, requests: list[dict]) -> list[list[dict]]:
+        return [self.search(**r) for r in requests]
+
 
 class Timed:
     """Wraps an index; adds the seconds spent in its searches to ``seconds``."""
@@ -181,6 +184,14 @@ class Timed:
         finally:
             self.seconds += time.perf_counter() - started
             self.calls += 1
+
+    def search_many(self, requests: list[dict]) -> list[list[dict]]:
+        started = time.perf_counter()
+        try:
+            return self.index.search_many(requests)
+        finally:
+            self.seconds += time.perf_counter() - started
+            self.calls += len(requests)
 
 
 # ---------------------------------------------------------------- runs

@@ -7,7 +7,8 @@
 Points: {"id": image id, "vectors": {name: [...]}, "payload": {...}}.
 Filters: {field: value} must match; a list value matches any of its items. A search ranks by
 nearness to ``vector``, or, given ``positives``/``negatives`` (example vectors), by Qdrant's
-recommend (best score); ``among`` keeps only those ids, ``exclude`` drops them.
+recommend (best score); ``among`` keeps only those ids, ``exclude`` drops them. `search_many`
+takes a list of such searches as keyword dicts and answers them together (one round trip).
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ class VectorIndex(Protocol):
     def search(self, using: str, vector: list[float] | None = None, must: dict | None = None, limit: int = 10, *,
                positives: list | None = None, negatives: list | None = None,
                among: list[str] | None = None, exclude: list[str] | None = None) -> list[dict]: ...
+    def search_many(self, requests: list[dict]) -> list[list[dict]]: ...
     def vectors(self, ids: list[str], using: str) -> dict[str, list[float]]: ...
     def count(self) -> int: ...
     def close(self) -> None: ...
@@ -70,17 +72,26 @@ class EdgeIndex:
         must_not = [qe.HasIdCondition({point_id(i) for i in exclude})] if exclude else None
         return qe.Filter(must=conditions or None, must_not=must_not) if conditions or must_not else None
 
-    def search(self, using, vector=None, must=None, limit=10, *, positives=None, negatives=None, among=None,
-               exclude=None) -> list[dict]:
+    def _request(self, using, vector=None, must=None, limit=10, *, positives=None, negatives=None, among=None,
+                 exclude=None):
         qe = self.qe
         if positives or negatives:
             query = qe.Query.RecommendBestScore(qe.RecommendQuery(list(positives or []), list(negatives or [])),
                                                 using=using)
         else:
             query = qe.Query.Nearest(list(vector), using=using)
-        request = qe.QueryRequest(limit=limit, query=query, filter=self._filter(must, among, exclude),
-                                  with_payload=True)
-        return [{"id": image_id(h.id), "score": h.score, "payload": h.payload or {}} for h in self.shard.query(request)]
+        return qe.QueryRequest(limit=limit, query=query, filter=self._filter(must, among, exclude), with_payload=True)
+
+    @staticmethod
+    def _hits(points) -> list[dict]:
+        return [{"id": image_id(h.id), "score": h.score, "payload": h.payload or {}} for h in points]
+
+    def search(self, using, vector=None, must=None, limit=10, **options) -> list[dict]:
+        return self._hits(self.shard.query(self._request(using, vector, must, limit, **options)))
+
+    def search_many(self, requests: list[dict]) -> list[list[dict]]:
+        batch = self.qe.QueryBatchRequest([self._request(**r) for r in requests])
+        return [self._hits(points) for points in self.shard.query_batch(batch)]
 
     def vectors(self, ids: list[str], using: str) -> dict[str, list[float]]:
         records = self.shard.retrieve([point_id(i) for i in ids], with_payload=False, with_vector=[using])
@@ -137,6 +148,9 @@ class QdrantIndex:
                                         limit=limit, with_payload=True).points
         return [{"id": image_id(h.id), "score": h.score, "payload": h.payload or {}} for h in hits]
 
+    def search_many(self, requests: list[dict]) -> list[list[dict]]:
+        return [self.search(**r) for r in requests]
+
     def vectors(self, ids: list[str], using: str) -> dict[str, list[float]]:
         records = self.client.retrieve(self.collection, [point_id(i) for i in ids], with_vectors=[using])
         return {image_id(r.id): list(r.vector[using]) for r in records if r.vector and using in r.vector}
@@ -169,6 +183,9 @@ class IndexServiceClient:
         return self._post("/search", {"using": using, "vector": None if vector is None else list(vector),
                                       "must": must or {}, "limit": limit, "positives": positives,
                                       "negatives": negatives, "among": among, "exclude": exclude})["hits"]
+
+    def search_many(self, requests: list[dict]) -> list[list[dict]]:
+        return self._post("/search_many", {"requests": requests})["results"]
 
     def vectors(self, ids: list[str], using: str) -> dict[str, list[float]]:
         return self._post("/vectors", {"ids": ids, "using": using})["vectors"]

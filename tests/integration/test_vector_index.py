@@ -95,3 +95,16 @@ def test_recommend_by_examples_among_and_excluding_ids(index):
     assert both[-1]["id"] == disliked["id"]  # the disliked example itself ranks last
     some = [p["id"] for p in data[10:20]]
     assert {h["id"] for h in index.search("palette", vectors[liked["id"]], limit=50, among=some)} == set(some)
+
+
+@pytest.mark.filterwarnings("ignore:Payload indexes have no effect")
+def test_searches_together_answer_as_searches_alone(index):
+    data = points(150)
+    index.upsert(data)
+    query = data[3]["vectors"]["palette"]
+    requests = [{"using": "palette", "vector": query, "must": {"orientation": "portrait"}, "limit": 7},
+                {"using": "palette", "vector": query, "must": None, "limit": 5, "exclude": [data[3]["id"]]}]
+    together = index.search_many(requests)
+    alone = [index.search(**r) for r in requests]
+    assert [[h["id"] for h in hits] for hits in together] == [[h["id"] for h in hits] for hits in alone]
+    assert len(together[0]) == 7 and data[3]["id"] not in {h["id"] for h in together[1]}

@@ -30,6 +30,10 @@ def make_app(index: EdgeIndex) -> web.Application:
                             among=body.get("among"), exclude=body.get("exclude"))
         return web.json_response({"hits": hits})
 
+    async def search_many(request):
+        body = await request.json()
+        return web.json_response({"results": index.search_many(body["requests"])})
+
     async def vectors(request):
         body = await request.json()
         return web.json_response({"vectors": index.vectors(body["ids"], body["using"])})
@@ -41,6 +45,7 @@ def make_app(index: EdgeIndex) -> web.Application:
     app.router.add_post("/ensure", ensure)
     app.router.add_post("/upsert", upsert)
     app.router.add_post("/search", search)
+    app.router.add_post("/search_many", search_many)
     app.router.add_post("/vectors", vectors)
     app.router.add_get("/count", count)
     app.on_cleanup.append(lambda _: asyncio.to_thread(index.close))
