@@ -10,7 +10,7 @@ from connectors.unsplash import metadata
 from connectors.unsplash.job import GatherJob
 from streams.enrich import BadImage
 
-from .http import json_body, json_response
+from .http import int_param, json_body, json_response
 
 MAX_FILES = 100
 
@@ -52,19 +52,6 @@ async def uploads(request: web.Request) -> web.Response:
     return web.json_response(body, status=202 if accepted else 422)
 
 
-def _int(params, name: str, default, low: int, high: int):
-    raw = params.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        raise web.HTTPBadRequest(text=f"{name} must be a whole number, got {raw!r}") from None
-    if not low <= value <= high:
-        raise web.HTTPBadRequest(text=f"{name} must be between {low} and {high}, got {value}")
-    return value
-
-
 async def download(request: web.Request) -> web.Response:
     """Start gathering the Unsplash Lite dataset (a folder on the gateway's machine or a zip URL)."""
     services, state = request.app["services"], request.app["gather"]
@@ -80,8 +67,8 @@ async def download(request: web.Request) -> web.Response:
         return json_response({"error": "a gathering run is in progress", "gather": state["job"].progress.snapshot()},
                              status=409)
     job = GatherJob(services.db, services.ingestor, services.settings.data_dir / "datasets", str(location),
-                    limit=_int(params, "limit", None, 1, 10_000_000), width=_int(params, "width", 1080, 16, 8000),
-                    concurrency=_int(params, "concurrency", 16, 1, 256),
+                    limit=int_param(params, "limit", None, 1, 10_000_000), width=int_param(params, "width", 1080, 16, 8000),
+                    concurrency=int_param(params, "concurrency", 16, 1, 256),
                     on_metadata=services.refresh_vocabulary)
     state["job"], state["task"] = job, asyncio.create_task(job.run())
     return json_response({"gather": job.progress.snapshot()}, status=202)
@@ -100,7 +87,7 @@ async def status(request: web.Request) -> web.Response:
 
 async def dead_letters(request: web.Request) -> web.Response:
     services = request.app["services"]
-    limit = _int(request.query, "limit", 100, 1, 10_000)
+    limit = int_param(request.query, "limit", 100, 1, 10_000)
     rows = await asyncio.to_thread(services.db.dead_letters, limit, request.query.get("stage") or None)
     return json_response({"dead_letters": rows, "count": len(rows)})
 

@@ -28,3 +28,17 @@ async def json_body(request: web.Request, what: str = "a JSON object", optional:
     if not isinstance(body, dict):
         raise web.HTTPBadRequest(text=f"body must be {what}")
     return body
+
+
+def int_param(params, name: str, default, low: int, high: int):
+    """A whole-number parameter within [low, high], ``default`` when absent, else a 400 naming it."""
+    raw = params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise web.HTTPBadRequest(text=f"{name} must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise web.HTTPBadRequest(text=f"{name} must be between {low} and {high}, got {value}")
+    return value

@@ -10,7 +10,7 @@ from connectors.unsplash import metadata
 from streams.enrich.images import THUMB_SIDE, decode_rgb, jpeg_thumbnail, thumbnail_key
 
 from . import evaluation, ranking, recommender
-from .http import json_body, json_response
+from .http import int_param, json_body, json_response
 
 ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -96,9 +96,7 @@ async def recommend(request: web.Request) -> web.Response:
 async def similar(request: web.Request) -> web.Response:
     services = request.app["services"]
     iid = _image_id(request)
-    limit = int(request.query.get("limit", "10")) if request.query.get("limit", "10").isdigit() else 0
-    if not 1 <= limit <= ranking.MAX_LIMIT:
-        raise web.HTTPBadRequest(text=f"limit must be a whole number between 1 and {ranking.MAX_LIMIT}")
+    limit = int_param(request.query, "limit", 10, 1, ranking.MAX_LIMIT)
     found = await asyncio.to_thread(recommender.similar, services.index, iid, limit)
     if found is None:
         raise web.HTTPNotFound(text=f"no enriched image {iid}")
@@ -109,13 +107,8 @@ async def similar(request: web.Request) -> web.Response:
 async def evaluate(request: web.Request) -> web.Response:
     """GET /recommend/evaluate?k=10&queries=1000[&keyword=…]: the conversions replayed (see api.evaluation)."""
     services = request.app["services"]
-    try:
-        k = int(request.query.get("k", "10"))
-        max_queries = int(request.query.get("queries", "1000"))
-    except ValueError:
-        raise web.HTTPBadRequest(text="k and queries must be whole numbers") from None
-    if not (1 <= k <= ranking.MAX_LIMIT and 1 <= max_queries <= 100_000):
-        raise web.HTTPBadRequest(text=f"k must be 1-{ranking.MAX_LIMIT}, queries 1-100000")
+    k = int_param(request.query, "k", 10, 1, ranking.MAX_LIMIT)
+    max_queries = int_param(request.query, "queries", 1000, 1, 100_000)
     resolver = await services.tag_resolver()
     keywords = request.query.getall("keyword", []) or None
     report = await asyncio.to_thread(evaluation.evaluate, services.db, services.index, resolver, k, max_queries,
@@ -129,15 +122,13 @@ async def search(request: web.Request) -> web.Response:
     text = " ".join(request.query.get("q", "").split())
     if not text or len(text) > 200:
         raise web.HTTPBadRequest(text="q must be 1-200 characters of text")
-    limit = request.query.get("limit", "10")
-    if not limit.isdigit() or not 1 <= int(limit) <= ranking.MAX_LIMIT:
-        raise web.HTTPBadRequest(text=f"limit must be a whole number between 1 and {ranking.MAX_LIMIT}")
+    limit = int_param(request.query, "limit", 10, 1, ranking.MAX_LIMIT)
     words = [w for w in text.lower().split() if len(w) > 2][:ranking.MAX_TAGS]
     resolution = ranking.tag_resolution([text.lower(), *words], await services.tag_resolver())
     labels = sorted({r["label"] for r in resolution.values() if r["label"]})
     embedder = await services.text_embedder()
     vector = (await asyncio.to_thread(embedder.embed_texts, [text]))[0] if embedder else None
     described = await asyncio.to_thread(metadata.described, services.db, text, 200)
-    results = await asyncio.to_thread(recommender.search, services.index, text, labels, vector, described, int(limit))
+    results = await asyncio.to_thread(recommender.search, services.index, text, labels, vector, described, limit)
     return json_response({"q": text, "results": results, "tag_resolution": resolution,
                           "clip": vector is not None, "count": len(results)})
