@@ -67,7 +67,8 @@ async def download(request: web.Request) -> web.Response:
         return json_response({"error": "a gathering run is in progress", "gather": state["job"].progress.snapshot()},
                              status=409)
     job = GatherJob(services.db, services.ingestor, services.settings.data_dir / "datasets", str(location),
-                    limit=int_param(params, "limit", None, 1, 10_000_000), width=int_param(params, "width", 1080, 16, 8000),
+                    limit=int_param(params, "limit", None, 1, 10_000_000),
+                    width=int_param(params, "width", 1080, 16, 8000),
                     concurrency=int_param(params, "concurrency", 16, 1, 256),
                     on_metadata=services.refresh_vocabulary)
     state["job"], state["task"] = job, asyncio.create_task(job.run())

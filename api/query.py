@@ -51,7 +51,7 @@ async def show(request: web.Request) -> web.StreamResponse:
     headers = {"ETag": etag, "Cache-Control": "public, max-age=31536000, immutable"}
     if etag in request.headers.get("If-None-Match", ""):
         return web.Response(status=304, headers=headers)
-    row = await asyncio.to_thread(services.db.get_image, iid)
+    row = await asyncio.to_thread(services.db.stored_object, iid)
     if row is None:
         raise web.HTTPNotFound(text=f"no image {iid}")
     if size == "original":

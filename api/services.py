@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import httpx
 
@@ -71,7 +72,7 @@ class Services:
             words = await asyncio.to_thread(metadata.common_keywords, self.db, KEYWORD_VOCABULARY)
             await asyncio.to_thread(resolver.add_vocabulary, words)
 
-    @property
+    @cached_property
     def ingestor(self) -> Ingestor:
         return Ingestor(self.store, self.db, self.publisher, self.settings.max_upload_bytes, self.settings.max_pixels)
 

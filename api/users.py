@@ -59,7 +59,7 @@ async def feedback(request: web.Request) -> web.Response:
         return json_response({"error": "image must be an image id"}, status=400)
     if await asyncio.to_thread(services.db.get_user, user) is None:
         raise web.HTTPNotFound(text=f"no user {user!r}; create one with PUT /recommend/users/<name>")
-    if not await asyncio.to_thread(services.db.image_exists, image):
+    if await asyncio.to_thread(services.db.stored_object, image) is None:
         raise web.HTTPNotFound(text=f"no image {image}")
     event = Feedback(event_id=str(uuid.uuid4()), user=user, image_id=image, signal=signal,
                      at=datetime.now(timezone.utc).isoformat())

@@ -160,10 +160,11 @@ class Database:
                            WHERE opinions.at <= EXCLUDED.at""",
                         (event.user, event.image_id, event.signal, event.at))
 
-    def image_exists(self, image_id: str) -> bool:
+    def stored_object(self, image_id: str) -> dict | None:
+        """Where an image's original is and its content type; None for an unknown image."""
         with self.cursor() as cur:
-            cur.execute("SELECT 1 FROM images WHERE id = %s", (image_id,))
-            return cur.fetchone() is not None
+            cur.execute("SELECT object_key, content_type FROM images WHERE id = %s", (image_id,))
+            return cur.fetchone()
 
     # -- reads --------------------------------------------------------------
     def get_image(self, image_id: str) -> dict | None:
