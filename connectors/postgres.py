@@ -187,13 +187,6 @@ class Database:
                         "FROM images WHERE status = %s AND id > %s ORDER BY id LIMIT %s", (status, after, limit))
             return cur.fetchall()
 
-    def status_counts(self) -> dict[str, int]:
-        with self.cursor() as cur:
-            cur.execute("SELECT status, count(*) AS n FROM images GROUP BY status")
-            counts = {"arrived": 0, "enriched": 0, "failed": 0}
-            counts.update({r["status"]: r["n"] for r in cur.fetchall()})
-            return counts
-
     def pipeline_status(self) -> dict:
         with self.cursor() as cur:
             # One snapshot for every count, so they add up while images move on.

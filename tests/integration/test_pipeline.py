@@ -127,7 +127,7 @@ def test_tags_come_from_the_detector(uploaded):
 def enriched_and_points(stack) -> tuple[int, int]:
     db, index = Database(stack.database_url, maxconn=1), open_index(stack)
     try:
-        return db.status_counts()["enriched"], index.count()
+        return db.pipeline_status()["enriched"], index.count()
     finally:
         db.close()
         index.close()
