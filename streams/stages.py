@@ -186,11 +186,12 @@ async def _embed(event) -> ImageEnriched:
     vectors = await asyncio.to_thread(embedding.vectors, event.colors)
     embedder = await resources.embedder()
     if embedder is not None:
-        data = await _original(event)
+        # CLIP looks at 224 pixels: the thumbnail the colours stage stored is plenty, and a
+        # fraction of the original to fetch and decode.
+        thumbnail = await asyncio.to_thread(resources.store.get, images.thumbnail_key(event.id))
 
         def run():
-            # CLIP looks at 224 pixels; the thumbnail-sized draft decode is plenty and cheap.
-            return embedder.embed_images([images.decode_rgb(data, images.THUMB_SIDE, settings.max_pixels)])[0]
+            return embedder.embed_images([images.decode_rgb(thumbnail, None, settings.max_pixels)])[0]
         vectors["clip"] = await asyncio.to_thread(run)
     return ImageEnriched(**event.asdict(), vectors=vectors,
                          embedding_status="ok" if embedder is not None else "unavailable")
