@@ -131,9 +131,20 @@ def _tag_targets(resolved: dict[str, str | None]) -> tuple[set[str], int]:
 
 
 def score(prefs: Preferences, payload: dict, resolved: dict[str, str | None]) -> tuple[float, dict]:
+    return scores(prefs, [payload], resolved)[0]
+
+
+def scores(prefs: Preferences, payloads: list[dict], resolved: dict[str, str | None]) -> list[tuple[float, dict]]:
+    """(score, why) per payload; the colour maths once for all of them."""
+    colours = color_fits(prefs.color, [p.get("colors") or [] for p in payloads]) if prefs.color else None
+    return [_score(prefs, payload, resolved, colours[i] if colours else None) for i, payload in enumerate(payloads)]
+
+
+def _score(prefs: Preferences, payload: dict, resolved: dict[str, str | None],
+           colour: tuple[float, dict] | None) -> tuple[float, dict]:
     parts, why = [], {}
-    if prefs.color:
-        s, why["color"] = color_fits(prefs.color, [payload.get("colors") or []])[0]
+    if colour is not None:
+        s, why["color"] = colour
         parts.append(s)
     if prefs.orientation:
         match = payload.get("orientation") == prefs.orientation
@@ -161,12 +172,14 @@ def score(prefs: Preferences, payload: dict, resolved: dict[str, str | None]) ->
 def _colour_arrays(wanted: str, palettes: list[list[dict]]):
     """Fit per palette, ΔE to each of its colours (inf for padding), index of the nearest."""
     width = max((len(p) for p in palettes), default=0) or 1
-    rgb = np.zeros((len(palettes), width, 3))
-    coverage = np.zeros((len(palettes), width))
-    for i, palette in enumerate(palettes):
-        for j, c in enumerate(palette):
-            rgb[i, j] = hex_to_rgb(c["hex"])
-            coverage[i, j] = c["coverage"] / 100.0
+    padding = [{"hex": "000000", "coverage": 0.0}]
+    padded = [palette + padding * (width - len(palette)) for palette in palettes]
+    # Stored palettes come from the pipeline, always "#rrggbb": one hex decode for all of them
+    # (hex_to_rgb's checks, once per colour, were most of a recommendation's time).
+    hexes = "".join(c["hex"].lstrip("#") for palette in padded for c in palette)
+    rgb = np.frombuffer(bytes.fromhex(hexes), np.uint8).reshape(len(palettes), width, 3)
+    coverage = np.array([[c["coverage"] for c in palette] for palette in padded], dtype=float).reshape(
+        len(palettes), width) / 100.0
     distances = delta_e(rgb_to_lab(rgb), rgb_to_lab(hex_to_rgb(wanted)))
     distances = np.where(coverage > 0, distances, np.inf)  # padding never matches
     fits = np.minimum(1.0, np.sum(coverage * np.exp(-((distances / COLOR_SCALE) ** 2)), axis=1))

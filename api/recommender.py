@@ -83,8 +83,7 @@ def recommend(index, prefs: ranking.Preferences, resolved: dict[str, str | None]
               for iid, v in zip(ids, ranking.values(prefs, payloads, resolved))]
     top = sorted(range(len(ids)), key=lambda i: (-totals[i], ids[i]))[:prefs.limit]
     results = []
-    for i in top:
-        _, why = ranking.score(prefs, payloads[i], resolved)
+    for i, (_, why) in zip(top, ranking.scores(prefs, [payloads[i] for i in top], resolved)):
         if ids[i] in fits:
             why["feedback"] = {"fit": round(fits[ids[i]], 3), "likes": len(opinions.likes),
                                "dislikes": len(opinions.dislikes)}

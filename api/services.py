@@ -33,7 +33,7 @@ class Services:
     @classmethod
     def open(cls, settings: Settings) -> "Services":
         return cls(settings, Database(settings.database_url, maxconn=16), ObjectStore.from_settings(settings),
-                   open_index(settings), kafka.EventPublisher(settings.broker))
+                   open_index(settings, replica=settings.index_replica), kafka.EventPublisher(settings.broker))
 
     def start_loading_models(self) -> None:
         """Models load in the background; the first query that needs one waits for it."""

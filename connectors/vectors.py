@@ -100,6 +100,22 @@ class EdgeIndex:
     def count(self) -> int:
         return self.shard.count(self.qe.CountRequest(exact=True))
 
+    def ids(self, page: int = 10_000) -> list[str]:
+        """Every point's image id, in the engine's order."""
+        out, offset = [], None
+        while True:
+            records, offset = self.shard.scroll(self.qe.ScrollRequest(offset=offset, limit=page, with_payload=False,
+                                                                      with_vector=False))
+            out.extend(image_id(r.id) for r in records)
+            if offset is None:
+                return out
+
+    def points(self, ids: list[str], using: str) -> list[dict]:
+        """Points with one named vector and their payload, for readers that mirror a space."""
+        records = self.shard.retrieve([point_id(i) for i in ids], with_payload=True, with_vector=[using])
+        return [{"id": image_id(r.id), "vector": list(r.vector[using]) if r.vector and using in r.vector else None,
+                 "payload": r.payload or {}} for r in records]
+
     def close(self) -> None:
         with self.lock:
             self.shard.flush()
@@ -190,6 +206,9 @@ class IndexServiceClient:
     def vectors(self, ids: list[str], using: str) -> dict[str, list[float]]:
         return self._post("/vectors", {"ids": ids, "using": using})["vectors"]
 
+    def changes(self, since: int, limit: int, using: str) -> dict:
+        return self._post("/changes", {"since": since, "limit": limit, "using": using})
+
     def count(self) -> int:
         response = self.http.get("/count")
         response.raise_for_status()
@@ -199,10 +218,15 @@ class IndexServiceClient:
         self.http.close()
 
 
-def open_index(settings) -> VectorIndex:
+def open_index(settings, replica: bool = False) -> VectorIndex:
+    """``replica``: mirror the embedded index's colour space in this process (the gateway)."""
     if settings.qdrant_url:
         return QdrantIndex(settings.qdrant_url, settings.qdrant_collection, collection_vectors(settings.clip_dim),
                            settings.qdrant_api_key)
     if settings.index_url:
+        if replica:
+            from .replica import ReplicatedIndex
+
+            return ReplicatedIndex(IndexServiceClient(settings.index_url), collection_vectors(settings.clip_dim)["palette"])
         return IndexServiceClient(settings.index_url)
     raise RuntimeError("no vector index configured: set VIEWFINDER_QDRANT_URL (or run `viewfinder up`)")

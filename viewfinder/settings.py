@@ -44,6 +44,8 @@ class Settings:
     qdrant_api_key: str = field(default="", metadata={"doc": "Qdrant API key", "secret": True})
     qdrant_collection: str = field(default="images", metadata={"doc": "vector collection name"})
     index_url: str = field(default="", metadata={"doc": "embedded index service URL (set by `viewfinder up`)"})
+    index_replica: bool = field(default=True, metadata={
+        "doc": "the gateway keeps the embedded index's colour space in memory for recommendations"})
 
     detr_model: str = field(default="facebook/detr-resnet-50", metadata={"doc": "DETR Hugging Face id or local folder"})
     detr_revision: str = field(default="no_timm", metadata={"doc": "model revision (ignored for local folders)"})
