@@ -103,13 +103,14 @@ def delta_e(lab1, lab2) -> np.ndarray:
 
 @lru_cache(maxsize=1)
 def _css3() -> tuple[list[str], np.ndarray]:
-    # PIL's colormap is the CSS3 named-colour table; grey/gray spellings are folded.
+    # PIL's colormap is the CSS3 named-colour table; grey/gray spellings are folded. By name,
+    # not value: getrgb replaces a looked-up entry's value with its RGB tuple.
     names, rgbs = [], []
-    for name, value in sorted(ImageColor.colormap.items()):
+    for name in sorted(ImageColor.colormap):
         if "grey" in name:
             continue
         names.append(name)
-        rgbs.append(ImageColor.getrgb(value)[:3])
+        rgbs.append(ImageColor.getrgb(name)[:3])
     return names, rgb_to_lab(np.array(rgbs))
 
 

@@ -257,3 +257,13 @@ def test_palette_vector_weighs_by_coverage():
 def test_palette_vector_rejects_bad_hex():
     with pytest.raises(ValueError):
         palette_vector([("red", 100.0)])
+
+
+def test_css3_names_survive_pil_having_looked_colours_up_before():
+    from PIL import ImageColor
+
+    from streams.enrich import colors
+
+    ImageColor.getrgb("crimson")  # PIL then keeps crimson's value as a tuple in its colormap
+    colors._css3.cache_clear()
+    assert colors.css3_name((220, 20, 60)) == "crimson"
