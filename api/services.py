@@ -29,6 +29,7 @@ class Services:
     publisher: kafka.EventPublisher
     _resolver: asyncio.Future | None = field(default=None, init=False)
     _embedder: asyncio.Future | None = field(default=None, init=False)
+    _word_embeddings: dict = field(default_factory=dict, init=False)
 
     @classmethod
     def open(cls, settings: Settings) -> "Services":
@@ -64,6 +65,23 @@ class Services:
 
     async def text_embedder(self):
         return await asyncio.shield(self._embedder)
+
+    def word_embedding_if_loaded(self):
+        """A callable list[str] → unit row vectors if a text model has loaded by now, else None;
+        never waits. all-MiniLM (the tag resolver's model, made for word meaning) before CLIP's
+        text tower. Remembers each word's vector, so refreshing graphs embed only new words."""
+        import numpy as np
+
+        from dashboards.graphs import cached_embedder
+
+        for which, future, embed in (("resolver", self._resolver, lambda m: m.embed),
+                                     ("clip", self._embedder, lambda m: lambda t: np.asarray(m.embed_texts(t)))):
+            if future is not None and future.done() and not future.cancelled() and future.exception() is None \
+                    and future.result() is not None:
+                if which not in self._word_embeddings:
+                    self._word_embeddings[which] = cached_embedder(embed(future.result()))
+                return self._word_embeddings[which]
+        return None
 
     async def refresh_vocabulary(self) -> None:
         """Let free-text tags resolve to the dataset's own keywords as well as the detector's labels."""

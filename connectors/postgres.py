@@ -3,6 +3,7 @@ keyed by the image id, so replaying an event leaves the same rows."""
 from __future__ import annotations
 
 import json
+import uuid
 from contextlib import contextmanager
 from datetime import datetime
 from importlib import resources
@@ -28,6 +29,19 @@ class Database:
         try:
             with conn, conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
                 yield cur
+        finally:
+            self.pool.putconn(conn)
+
+    def stream(self, sql: str, params=None, batch_size: int = 5000):
+        """A query's rows (tuples) in lists of ``batch_size``, through a server-side cursor, so a
+        large result is never in memory whole. Holds one pooled connection until exhausted or closed."""
+        conn = self.pool.getconn()
+        try:
+            with conn, conn.cursor(name=f"stream_{uuid.uuid4().hex}") as cur:
+                cur.itersize = batch_size
+                cur.execute(sql, params)
+                while batch := cur.fetchmany(batch_size):
+                    yield batch
         finally:
             self.pool.putconn(conn)
 
@@ -234,3 +248,20 @@ def _timestamp(value: str | None):
         return datetime.fromisoformat(value)
     except ValueError:
         return None
+
+
+# Camera brands, normalised cheaply in SQL: collapse whitespace, trim, then cut a trailing company
+# suffix from the first corporate word on ("NIKON CORPORATION" → "NIKON", "OLYMPUS IMAGING CORP."
+# → "OLYMPUS", "LEICA CAMERA AG" → "LEICA"); lower-cased, that is the brand key, so "Nikon" and
+# "NIKON CORPORATION" are one brand. A make made only of such words is kept as it is.
+_CORPORATE = "corporation|corp|company|co|inc|ltd|limited|imaging|optical|camera|electronics|ag|gmbh"
+
+
+def brand_spelling_sql(expr: str) -> str:
+    """SQL for the make ``expr`` without its company suffix, case kept; NULL for no make."""
+    collapsed = f"btrim(regexp_replace({expr}, '\\s+', ' ', 'g'))"
+    return f"NULLIF(regexp_replace({collapsed}, '[ ,.]+({_CORPORATE})([ ,.].*)?$', '', 'i'), '')"
+
+
+def brand_key_sql(expr: str) -> str:
+    return f"lower({brand_spelling_sql(expr)})"

@@ -85,3 +85,15 @@ def start(data_dir: Path, host: str = "127.0.0.1", port: int | None = None) -> t
             cur.execute(f"CREATE DATABASE {DATABASE}")
     conn.close()
     return proc, f"postgresql://{SUPERUSER}:{password}@{host}:{port}/{DATABASE}"
+
+
+def running_dsn(data_dir: Path, host: str = "127.0.0.1") -> str | None:
+    """The DSN of the embedded cluster `viewfinder up` runs in ``data_dir``, if it is running
+    (its postmaster.pid names the port); None otherwise."""
+    root = (data_dir / "postgres").resolve()
+    try:
+        port = int((root / "cluster" / "postmaster.pid").read_text().splitlines()[3])
+        password = (root / "password").read_text().strip()
+    except (OSError, IndexError, ValueError):
+        return None
+    return f"postgresql://{SUPERUSER}:{password}@{host}:{port}/{DATABASE}"
