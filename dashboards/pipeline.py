@@ -25,7 +25,7 @@ def summary(status: dict) -> str:
 
 def make_document(doc, db) -> None:
     status = db.pipeline_status()
-    source = ColumnDataSource(stage_data(status))
+    source = ColumnDataSource(stage_data(status), name="stages")  # name: found by the browser tests
     header = Div(text=summary(status))
     plot = figure(x_range=list(STAGES), height=320, sizing_mode="stretch_width", title="Images past each stage",
                   toolbar_location=None)

@@ -26,6 +26,8 @@ class Settings:
     dashboard_host: str = field(default="", metadata={"doc": "where the gateway finds the dashboard; empty: HOST"})
     dashboard_origins: str = field(default="", metadata={
         "doc": "extra host:port values browsers may open the dashboard from, comma-separated"})
+    map_tiles: str = field(default="", metadata={
+        "doc": "a tile URL template, e.g. https://tile.openstreetmap.org/{Z}/{X}/{Y}.png; empty: offline map"})
 
     broker: str = field(default="", metadata={"doc": "Kafka bootstrap servers, e.g. 127.0.0.1:9092; empty: embedded tansu"})
     topic_partitions: int = field(default=4, metadata={"doc": "partitions per topic when Viewfinder creates them"})

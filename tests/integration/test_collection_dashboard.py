@@ -1,0 +1,170 @@
+"""The /collection Bokeh page on the real stack: its named data sources hold what
+`dashboards.graphs` computes in PostgreSQL, an open page follows newly enriched images without
+being pulled again, and its filters re-query every graph."""
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import httpx
+import pytest
+from bokeh.client import pull_session
+
+from dashboards import collection, columns, graphs
+from tests.conftest import poll
+from tests.photos import Photo, jpeg
+
+TAG = uuid.uuid4().hex[:6]
+MAKES = (f"Colmake{TAG}", f"Otherbrand{TAG}")
+PHOTOS = [
+    Photo(f"col-{TAG}-0.jpg", (200, 30, 30), (250, 250, 250), (420, 280), make=MAKES[0], model="A",
+          taken="2016:03:04 10:00:00", gps=(64.1466, -21.9426, 40.0)),
+    Photo(f"col-{TAG}-1.jpg", (30, 60, 200), (10, 10, 10), (280, 420), make=MAKES[0], model="A",
+          taken="2017:07:08 11:00:00", gps=(-1.2921, 36.8219, 1795.0)),
+    Photo(f"col-{TAG}-2.jpg", (40, 160, 60), (250, 250, 0), (300, 300), make=MAKES[1], model="B",
+          taken="2021:11:12 12:00:00"),
+]
+
+
+def upload_and_wait(gateway, photos: list[Photo]) -> list[dict]:
+    response = gateway.post("/gather/uploads", files=[("files", (p.name, jpeg(p), "image/jpeg")) for p in photos])
+    assert response.status_code == 202, response.text
+    ids = response.json()["ids"]
+    assert len(ids) == len(photos)
+
+    def enriched():
+        images = [gateway.get(f"/images/{i}").json() for i in ids]
+        return images if all(img["status"] != "arrived" for img in images) else None
+    images = poll(enriched, 180, interval=0.5, what="the uploads to finish the pipeline")
+    assert all(img["status"] == "enriched" for img in images), [img.get("error") for img in images]
+    return images
+
+
+@pytest.fixture(scope="module")
+def uploaded(gateway):
+    return upload_and_wait(gateway, PHOTOS)
+
+
+@pytest.fixture()
+def page(stack, uploaded):
+    """One open page: a client connected to one server session for the whole test."""
+    with pull_session(url=f"{stack.dashboard_url}/collection") as session:
+        yield session
+
+
+def now(stack, page):
+    """The open page's document as its server session holds it now. bokeh.client applies
+    the updates the server pushes only while its loop idles in `loop_until_closed`, and drops
+    them while it waits for a reply, so the state is read by joining the same session again
+    (by its id) instead. Same session: the same models, updated in place, not a new document."""
+    page.force_roundtrip()  # so that changes made on `page` have reached the server
+    with pull_session(session_id=page.id, url=f"{stack.dashboard_url}/collection") as view:
+        doc = view.document
+    assert doc.get_model_by_name("graph:brand").id == page.document.get_model_by_name("graph:brand").id
+    return doc
+
+
+def data(doc, name: str) -> dict:
+    return {k: list(v) for k, v in doc.get_model_by_name(name).data.items()}
+
+
+def expected(db, filters: graphs.Filters = graphs.Filters()) -> dict:
+    """Every named source, as the page should show it, from graphs.graph() now."""
+    out = {name: to_columns(graphs.graph(db, collection.REQUESTS[key], filters))
+           for name, (key, to_columns) in collection.SOURCES.items()}
+    out["graph:map"] = columns.points(graphs.graph(db, "map", filters))
+    return out
+
+
+def matches(stack, page, db, filters: graphs.Filters = graphs.Filters(), mismatch: dict | None = None):
+    """The page's sources and document when the sources equal what graph() returns (checked
+    both sides of the read, so that an image enriched in between cannot make a false match)."""
+    want = expected(db, filters)
+    doc = now(stack, page)
+    have = {name: data(doc, name) for name in [*collection.SOURCES, "graph:map"]}
+    if have == want == expected(db, filters):
+        return have, doc
+    if mismatch is not None:
+        mismatch.clear()
+        mismatch.update({name: {"page": have[name], "graph()": want[name]}
+                         for name in want if have[name] != want[name]})
+    return None
+
+
+def settle(stack, page, db, filters: graphs.Filters = graphs.Filters(), timeout: float = 30, what: str = ""):
+    """Wait for the page to show what graph() returns for these filters; name what differs if it does not."""
+    mismatch: dict = {}
+    try:
+        return poll(lambda: matches(stack, page, db, filters, mismatch), timeout, interval=0.5,
+                    what=what or f"the page to show graph() for {filters}")
+    except pytest.fail.Exception as exc:
+        raise AssertionError(f"{exc}; still different: {mismatch}") from None
+
+
+def test_the_page_is_served(stack, uploaded):
+    response = httpx.get(f"{stack.dashboard_url}/collection", timeout=30)
+    assert response.status_code == 200
+    assert collection.TITLE in response.text
+    index = httpx.get(f"{stack.dashboard_url}/", timeout=30)
+    assert index.status_code == 200 and "/collection" in index.text and "/pipeline" in index.text
+
+
+def test_every_named_source_holds_what_graphs_compute(stack, page, db, uploaded):
+    have, doc = settle(stack, page, db, timeout=60)
+    # The uploads are in it, each graph in its own way.
+    assert set(MAKES) <= set(have["graph:brand"]["label"])
+    assert {"2016", "2017", "2021"} <= set(have["graph:year"]["label"])
+    assert {img["id"] for img in uploaded if img["exif"].get("Latitude") is not None} <= set(have["graph:map"]["id"])
+    assert sum(have["graph:size/static"]["width"]) == sum(have["graph:size/dynamic"]["width"]) >= len(PHOTOS)
+    assert have["graph:dominant_color"]["label"] and have["graph:dominant_color/treemap"]["label"]
+    assert all(h.startswith("#") for h in have["graph:dominant_color/treemap"]["hex"])
+    assert have["graph:tags/top"]["label"]
+    assert "no filters" in doc.get_model_by_name("collection:header").text
+    cities = doc.get_model_by_name("map:cities").data
+    assert len(cities["x"]) > 10_000 and -180 <= min(cities["x"]) and max(cities["x"]) <= 180
+
+
+def test_an_open_page_follows_new_images_without_reloading(stack, page, db, gateway, uploaded):
+    settle(stack, page, db, timeout=60)
+    make = f"Livecam{uuid.uuid4().hex[:8]}"
+    assert make not in data(now(stack, page), "graph:brand")["label"]
+    upload_and_wait(gateway, [Photo(f"col-live-{make}.jpg", (240, 200, 20), (0, 0, 0), (360, 240), make=make,
+                                    gps=(35.6762, 139.6503, 20.0))])
+    brand = poll(lambda: (lambda b: b if make in b["label"] else None)(data(now(stack, page), "graph:brand")), 30,
+                 interval=0.25, what="the open page's brand chart to show the new camera make")
+    assert brand["count"][brand["label"].index(make)] == 1
+    settle(stack, page, db, what="every graph of the open page to catch up")
+    assert make in data(now(stack, page), "graph:map")["make"]
+
+
+def test_filters_requery_every_graph(stack, page, db, uploaded):
+    settle(stack, page, db, timeout=60)
+    doc = page.document  # changes made here travel to the server, as a browser's would
+    assert MAKES[0] in doc.get_model_by_name("filter:make").options
+    assert doc.get_model_by_name("filter:make").options[0] == "all"
+
+    doc.get_model_by_name("filter:make").value = MAKES[0]
+    by_make = graphs.Filters(make=MAKES[0])
+    have, shown = settle(stack, page, db, by_make)
+    assert have["graph:brand"] == {"label": [MAKES[0]], "count": [2]}
+    assert set(have["graph:year"]["label"]) == {"2016", "2017"}
+    # The options still offer every make, not only the chosen one.
+    assert MAKES[1] in shown.get_model_by_name("filter:make").options
+
+    doc.get_model_by_name("filter:dates").value = (date(2017, 1, 1), date(2017, 12, 31))
+    by_make_and_date = graphs.Filters(since=date(2017, 1, 1), until=date(2017, 12, 31), make=MAKES[0])
+    have, shown = settle(stack, page, db, by_make_and_date)
+    assert have["graph:year"] == {"label": ["2017"], "count": [1]}
+    header = shown.get_model_by_name("collection:header").text
+    assert "taken 2017-01-01 to 2017-12-31" in header and f"camera make {MAKES[0]}" in header
+    assert "<b>1</b> match the filters" in header
+
+    tag = have["graph:tags/top"]["label"][0]
+    doc.get_model_by_name("filter:tag").value = tag
+    everything = graphs.Filters(since=date(2017, 1, 1), until=date(2017, 12, 31), make=MAKES[0], tag=tag)
+    settle(stack, page, db, everything)
+
+    doc.get_model_by_name("filter:make").value = "all"
+    doc.get_model_by_name("filter:dates").value = None
+    doc.get_model_by_name("filter:tag").value = "all"
+    settle(stack, page, db)
