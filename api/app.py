@@ -8,7 +8,7 @@ from aiohttp import web
 
 from viewfinder.settings import Settings
 
-from . import gather, query, users
+from . import gather, query, ui, users, visualize
 from .services import Services
 
 log = logging.getLogger("viewfinder.api")
@@ -80,6 +80,8 @@ def create_app(settings: Settings, services: Services | None = None) -> web.Appl
     r.add_post("/recommend/feedback", users.feedback)
     r.add_put("/recommend/users/{name}", users.save_user)
     r.add_get("/recommend/users/{name}", users.get_user)
+    r.add_get("/visualize/graph/{name:.+}", visualize.graph)
+    ui.add_routes(app, settings, HEALTH)  # the web interface: GET /, /ui/…
     return app
 
 

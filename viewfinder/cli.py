@@ -38,6 +38,7 @@ Viewfinder is up.
   gateway        {s.gateway_url}
   health         {s.gateway_url}/api/v1/health
   dashboard      {s.dashboard_url}/pipeline
+  collection     {s.dashboard_url}/collection
   image metadata {s.gateway_url}/images/<id>
   recommend      curl -X POST {s.gateway_url}/recommend/recommend -d '{{"color": "#ff0000"}}'
   upload         viewfinder upload FILES…   (VIEWFINDER_PORT={s.port})
@@ -208,6 +209,46 @@ def cmd_evaluate(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_export(args, settings: Settings) -> int:
+    import psycopg2
+
+    from connectors import export
+    from connectors.postgres import Database
+
+    from .embedded.postgres import running_dsn
+
+    dsn = settings.database_url or running_dsn(settings.data_dir, settings.host)
+    if not dsn:
+        print(f"error: no database: set VIEWFINDER_DATABASE_URL, or run `viewfinder up` with "
+              f"VIEWFINDER_DATA_DIR={settings.data_dir}", file=sys.stderr)
+        return 2
+    output = args.output or Path(f"viewfinder-images.{args.format}")
+    tty = sys.stderr.isatty()
+    shown = []
+
+    def progress(done: int, total: int) -> None:
+        if total > export.BATCH_ROWS:  # a one-batch export is over before a progress line helps
+            line = f"exported {done}/{total} images ({100 * done // total}%)"
+            print(("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
+            shown.append(done)
+    try:
+        db = Database(dsn, maxconn=2)
+    except psycopg2.OperationalError as exc:
+        print(f"error: cannot reach the database: {exc}".strip(), file=sys.stderr)
+        return 1
+    try:
+        rows = export.export(db, output, args.format, args.status, progress=progress)
+    except OSError as exc:
+        print(f"error: cannot write {output}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        db.close()
+    if tty and shown:
+        print(file=sys.stderr)
+    print(f"wrote {rows} image(s) to {output.resolve()}")
+    return 0
+
+
 def cmd_simulate(args, settings: Settings) -> int:
     import random
 
@@ -275,6 +316,12 @@ def main(argv: list[str] | None = None) -> int:
     dead.add_argument("--limit", type=int, default=100)
     dead.add_argument("--gateway", help="gateway URL (default: http://VIEWFINDER_HOST:VIEWFINDER_PORT)")
     dead.set_defaults(func=cmd_deadletters)
+    exp = sub.add_parser("export", help="write the collection to a Parquet or CSV file (one row per image)")
+    exp.add_argument("--format", choices=["parquet", "csv"], default="parquet")
+    exp.add_argument("--output", type=Path, help="file to write (default: viewfinder-images.FORMAT)")
+    exp.add_argument("--status", choices=["enriched", "all"], default="enriched",
+                     help="only enriched images (default), or every image whatever its status")
+    exp.set_defaults(func=cmd_export)
     gather = sub.add_parser("gather", help="ingest a dataset through the running gateway")
     gather_sources = gather.add_subparsers(dest="source", required=True)
     unsplash = gather_sources.add_parser("unsplash", help="the Unsplash Lite dataset")

@@ -1,0 +1,56 @@
+"""The web interface: static pages in api/web/ (no build step, nothing fetched from elsewhere)
+and the little configuration they need from the gateway."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+from yarl import URL
+
+WEB = Path(__file__).resolve().parent / "web"
+
+# The Bokeh server's pages, linked from the interface (dashboards/server.py serves them).
+DASHBOARDS = [
+    {"path": "/pipeline", "title": "Pipeline", "what": "images past each stage and where they failed, live"},
+    {"path": "/collection", "title": "Collection", "what": "the original's graphs over the whole collection, live"},
+]
+
+# Scripts, styles, images and XHR only from the gateway itself; data is never run as markup.
+CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+       "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+
+
+async def index(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(WEB / "index.html", headers={
+        "Content-Security-Policy": CSP, "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
+
+
+async def to_index(request: web.Request):
+    raise web.HTTPFound("/")
+
+
+def dashboard_base(request: web.Request, settings) -> str:
+    """Where a browser finds the dashboard: the host name it reached the gateway by, at the
+    dashboard's port. (settings.dashboard_url is the gateway's own route to it, which may be an
+    internal name such as `dashboard` under docker-compose.)"""
+    if not settings.dashboard_port:
+        return ""
+    return str(URL.build(scheme="http", host=request.url.host or settings.host, port=settings.dashboard_port))
+
+
+def add_routes(app: web.Application, settings, health: dict[str, list[str]]) -> None:
+    """GET / (the interface), /ui/config.json (dashboard links, services), /ui/… (static files)."""
+
+    async def config(request: web.Request) -> web.Response:
+        base = dashboard_base(request, settings)
+        return web.json_response({
+            "dashboard_url": base or None,
+            "dashboards": [{**d, "url": base + d["path"]} for d in DASHBOARDS] if base else [],
+            "services": health,
+        }, headers={"Cache-Control": "no-cache"})
+
+    r = app.router
+    r.add_get("/", index)
+    r.add_get("/ui", to_index)
+    r.add_get("/ui/config.json", config)  # before the static route, which would claim it
+    r.add_static("/ui/", WEB)
