@@ -6,10 +6,10 @@ again and each data source replaced in place, so an open page follows the pipeli
 reloading. The graph data come from `dashboards.graphs` (aggregated in PostgreSQL); the
 columns from `dashboards.columns` (pure); this module is only the Bokeh glue.
 
-The tag dendrogram groups tags by co-occurrence (Jaccard distance of their image sets), not by
-text embeddings: loading the MiniLM text model would take this process from ~150 MB to
-~600 MB resident and ~5 s of CPU on a 2-core machine, for ~80 short labels. `graphs` takes an
-`embed` callable should the page ever run where that is cheap.
+The tag dendrogram groups tags by meaning with the gateway's text model, asked through its
+/visualize/graph/tags/dendrogram: loading MiniLM here as well would take this process from
+~150 MB to ~600 MB resident for ~80 short labels. Without a gateway (or before its model has
+loaded) the page groups tags by co-occurrence, and its title says so.
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
+import httpx
 import numpy as np
 from bokeh.layouts import layout, row
 from bokeh.models import (Button, ColumnDataSource, DateRangePicker, Div, FixedTicker, HoverTool, Range1d, Select,
@@ -72,8 +73,8 @@ class SharedGraphs:
     many pages are open, and pages with the same filters query each graph once per change."""
 
     # Checks at most every half period: each page still sees a change within one period.
-    def __init__(self, db, check_every: float = REFRESH_MS / 1000 / 2, size: int = 128):
-        self.db, self.check_every, self.size = db, check_every, size
+    def __init__(self, db, check_every: float = REFRESH_MS / 1000 / 2, size: int = 128, gateway_url: str = ""):
+        self.db, self.check_every, self.size, self.gateway_url = db, check_every, size, gateway_url
         self._lock = threading.Lock()
         self._checked: tuple[float, tuple] | None = None
         self._results: OrderedDict[tuple, dict] = OrderedDict()
@@ -97,7 +98,8 @@ class SharedGraphs:
             if key in self._results:
                 self._results.move_to_end(key)
                 return self._results[key]
-        value = graphs.graph(self.db, name, filters)
+        value = (self._by_meaning(filters) if name == "tags/dendrogram" else None) \
+            or graphs.graph(self.db, name, filters)
         with self._lock:
             self._results[key] = value
             while len(self._results) > self.size:
@@ -105,14 +107,29 @@ class SharedGraphs:
         return value
 
 
+    def _by_meaning(self, filters: graphs.Filters) -> dict | None:
+        """The dendrogram from the gateway when its text model grouped the tags; else None."""
+        if not self.gateway_url:
+            return None
+        try:
+            response = httpx.get(f"{self.gateway_url}/visualize/graph/tags/dendrogram", params=filters.to_query(),
+                                 timeout=10)
+            response.raise_for_status()
+            body = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            log.info("tag dendrogram by co-occurrence: the gateway did not answer (%s)", exc)
+            return None
+        return body if body.get("method") == "text-embedding" else None
+
+
 _shared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _shared_lock = threading.Lock()
 
 
-def shared_graphs(db) -> SharedGraphs:
+def shared_graphs(db, gateway_url: str = "") -> SharedGraphs:
     with _shared_lock:
         if db not in _shared:
-            _shared[db] = SharedGraphs(db)
+            _shared[db] = SharedGraphs(db, gateway_url=gateway_url)
         return _shared[db]
 
 
@@ -170,8 +187,8 @@ def _size_plot(title: str, source: ColumnDataSource) -> figure:
 
 
 class CollectionPage:
-    def __init__(self, doc, db, tiles: str = ""):
-        self.doc, self.shared, self.tiles = doc, shared_graphs(db), tiles.strip()
+    def __init__(self, doc, db, tiles: str = "", gateway_url: str = ""):
+        self.doc, self.shared, self.tiles = doc, shared_graphs(db, gateway_url), tiles.strip()
         self.shown: tuple | None = None  # (version, filters) on screen
         self.sources = {name: ColumnDataSource(name=name) for name in SOURCES}
         self.sources["graph:map"] = ColumnDataSource(name="graph:map")
@@ -362,7 +379,8 @@ class CollectionPage:
 
 
 def make_document(doc, db, settings=None) -> None:
-    page = CollectionPage(doc, db, tiles=getattr(settings, "map_tiles", "") or "")
+    page = CollectionPage(doc, db, tiles=getattr(settings, "map_tiles", "") or "",
+                          gateway_url=settings.gateway_url if settings is not None else "")
     page.start()
     doc.title = TITLE
     doc.add_root(page.root())

@@ -68,21 +68,28 @@ def data(doc, name: str) -> dict:
     return {k: list(v) for k, v in doc.get_model_by_name(name).data.items()}
 
 
-def expected(db, filters: graphs.Filters = graphs.Filters()) -> dict:
-    """Every named source, as the page should show it, from graphs.graph() now."""
-    out = {name: to_columns(graphs.graph(db, collection.REQUESTS[key], filters))
+def graph_now(stack, db, name: str, filters: graphs.Filters) -> dict:
+    """graphs.graph() now; the tag dendrogram as the gateway groups it (by meaning, with its text model)."""
+    if name == "tags/dendrogram":
+        return httpx.get(f"{stack.gateway_url}/visualize/graph/{name}", params=filters.to_query(), timeout=30).json()
+    return graphs.graph(db, name, filters)
+
+
+def expected(stack, db, filters: graphs.Filters = graphs.Filters()) -> dict:
+    """Every named source, as the page should show it now."""
+    out = {name: to_columns(graph_now(stack, db, collection.REQUESTS[key], filters))
            for name, (key, to_columns) in collection.SOURCES.items()}
     out["graph:map"] = columns.points(graphs.graph(db, "map", filters))
     return out
 
 
 def matches(stack, page, db, filters: graphs.Filters = graphs.Filters(), mismatch: dict | None = None):
-    """The page's sources and document when the sources equal what graph() returns (checked
+    """The page's sources and document when the sources equal what they should be (checked
     both sides of the read, so that an image enriched in between cannot make a false match)."""
-    want = expected(db, filters)
+    want = expected(stack, db, filters)
     doc = now(stack, page)
     have = {name: data(doc, name) for name in [*collection.SOURCES, "graph:map"]}
-    if have == want == expected(db, filters):
+    if have == want == expected(stack, db, filters):
         return have, doc
     if mismatch is not None:
         mismatch.clear()
@@ -92,7 +99,7 @@ def matches(stack, page, db, filters: graphs.Filters = graphs.Filters(), mismatc
 
 
 def settle(stack, page, db, filters: graphs.Filters = graphs.Filters(), timeout: float = 30, what: str = ""):
-    """Wait for the page to show what graph() returns for these filters; name what differs if it does not."""
+    """Wait for the page to show what it should for these filters; name what differs if it does not."""
     mismatch: dict = {}
     try:
         return poll(lambda: matches(stack, page, db, filters, mismatch), timeout, interval=0.5,
@@ -168,3 +175,18 @@ def test_filters_requery_every_graph(stack, page, db, uploaded):
     doc.get_model_by_name("filter:dates").value = None
     doc.get_model_by_name("filter:tag").value = "all"
     settle(stack, page, db)
+
+
+def test_dendrogram_groups_tags_by_meaning_with_the_gateways_text_model(stack, gateway, uploaded):
+    def by_meaning():
+        body = gateway.get("/visualize/graph/tags/dendrogram").json()
+        return body if body["method"] == "text-embedding" else None
+    poll(by_meaning, 120, interval=1, what="the gateway's text model to group tags")
+    upload_and_wait(gateway, [Photo(f"col-{TAG}-meaning.jpg", (120, 40, 160), (240, 240, 240), (320, 240),
+                                    make=MAKES[1], model="C")])  # a new version: the page asks again
+    expected = by_meaning()
+    with pull_session(url=f"{stack.dashboard_url}/collection") as session:
+        titles = [m.text for m in session.document.models if type(m).__name__ == "Title"]
+        assert "Tags grouped by text-embedding (count of images in brackets)" in titles
+        source = session.document.get_model_by_name("graph:tags/dendrogram")
+        assert source.data["ys"] == [list(map(float, i)) for i in expected["icoord"]]
