@@ -9,6 +9,7 @@ embedded engine also scans one plain segment) and passes every other call on.
 """
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from pathlib import Path
@@ -20,6 +21,7 @@ log = logging.getLogger("viewfinder.replica")
 USING = "palette"
 KEYWORDS = ("orientation", "make")  # one value per image
 LISTS = ("tags",)                    # several per image; a filter matches any of them
+BULK = 1000  # points applied at once after which they are exempted from garbage collection
 
 
 class PaletteReplica:
@@ -181,6 +183,7 @@ class ReplicatedIndex:
                 seq = answer["next"]
             with self.lock:
                 self.replica, self.epoch, self.seq, self.head_file = replica, answer["epoch"], seq, head_file
+            _exempt_from_gc()
             log.info("index replica: %d points in memory", len(replica))
         except Exception as exc:  # the service answers every search meanwhile
             log.warning("index replica unavailable, searching remotely: %s", exc)
@@ -198,6 +201,7 @@ class ReplicatedIndex:
             self._start_loading()
             return None
         with self.lock:
+            behind = head[1] - self.seq
             while self.seq < head[1]:
                 answer = self.remote.changes(self.seq, self.page, USING)
                 if answer["epoch"] != self.epoch:
@@ -206,6 +210,8 @@ class ReplicatedIndex:
                     return None
                 self.replica.apply(answer["points"])
                 self.seq = answer["next"]
+            if behind >= BULK:
+                _exempt_from_gc()
             return self.replica
 
     def _local(self, request: dict) -> bool:
@@ -237,6 +243,13 @@ class ReplicatedIndex:
 
     def close(self) -> None:
         self.remote.close()
+
+
+def _exempt_from_gc() -> None:
+    """The replica's payloads are a million long-lived objects: every full collection walked
+    them, stalling the gateway ~350 ms (measured at 100k images); frozen, they are skipped."""
+    gc.collect()
+    gc.freeze()
 
 
 def _read_head(path: Path | None) -> tuple[str, int] | None:
