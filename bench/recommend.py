@@ -217,6 +217,8 @@ async def run_http(url: str, queries: list[dict], clients: int, seconds: float, 
     deadline = time.perf_counter() + seconds
 
     async def client(session):
+        if think_s:  # people arrive at different times; starting together is a burst no one sends
+            await asyncio.sleep(pauses.uniform(0, 2 * think_s))
         for body in pending:
             if time.perf_counter() > deadline:
                 return
