@@ -57,8 +57,10 @@ def test_stated_preferences_of_a_user_apply(collection, gateway):
 
 
 def rank(results, ids) -> float:
+    """Mean position of ``ids``; one pushed out of the results counts as just past the end
+    (the session's collection is shared and may outgrow a page of results)."""
     positions = {r["id"]: n for n, r in enumerate(results)}
-    return sum(positions[i] for i in ids if i in positions) / len(ids)
+    return sum(positions.get(i, len(results)) for i in ids) / len(ids)
 
 
 def test_likes_move_similar_images_up_and_dislikes_move_them_down(collection, gateway):
