@@ -102,7 +102,11 @@ class Services:
     def _dashboard(self) -> None:
         if not self.settings.dashboard_port:
             raise RuntimeError("no dashboard configured (VIEWFINDER_DASHBOARD_PORT)")
-        httpx.get(f"{self.settings.dashboard_url}/pipeline", timeout=5).raise_for_status()
+        # Bokeh's index of its pages: a page itself would open a session and query the database.
+        index = httpx.get(f"{self.settings.dashboard_url}/", timeout=5)
+        index.raise_for_status()
+        if "/collection" not in index.text:
+            raise RuntimeError("the dashboard server does not list its /collection page")
 
     async def check(self, names: list[str], timeout: float = 5) -> dict[str, dict]:
         probes = {

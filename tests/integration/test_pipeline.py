@@ -205,6 +205,17 @@ def test_health_names_every_dependency(gateway):
         "broker", "database", "object_store", "vector_index", "dashboard"}
 
 
+def test_the_dashboard_health_check_fails_when_nothing_serves_the_pages(stack):
+    from api.services import Services
+    from viewfinder.embedded.process import free_port
+
+    def check(settings):
+        return Services(settings, db=None, store=None, index=None, publisher=None)._dashboard()
+    check(stack)  # the session's dashboard server answers
+    with pytest.raises(httpx.HTTPError):
+        check(stack.replace(dashboard_port=free_port()))
+
+
 def test_the_dashboard_server_serves_the_live_pipeline_page(stack, uploaded):
     page = httpx.get(f"{stack.dashboard_url}/pipeline", timeout=30)
     assert page.status_code == 200
