@@ -201,6 +201,8 @@ class ReplicatedIndex:
             self._start_loading()
             return None
         with self.lock:
+            if self.replica is None:  # another thread saw the restart first
+                return None
             behind = head[1] - self.seq
             while self.seq < head[1]:
                 answer = self.remote.changes(self.seq, self.page, USING)
