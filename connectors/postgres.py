@@ -205,7 +205,8 @@ class Database:
         with self.cursor() as cur:
             # One snapshot for every count, so they add up while images move on.
             cur.execute("""SELECT status, stage, count(*) AS n,
-                                  count(*) FILTER (WHERE enriched_at > now() - interval '60 seconds') AS recent
+                                  count(*) FILTER (WHERE enriched_at > now() - interval '60 seconds') AS recent,
+                                  extract(epoch FROM now() - min(arrived_at)) AS waited
                            FROM images GROUP BY status, stage""")
             groups = cur.fetchall()
             cur.execute("SELECT stage, count(*) AS n FROM dead_letters GROUP BY stage ORDER BY stage")
@@ -216,7 +217,9 @@ class Database:
         stages = [{"stage": name, "passed": sum(g["n"] for g in groups if g["stage"] > i),
                    "failed": failed_by_stage.get("sink" if name == "stored" else name, 0)}
                   for i, name in enumerate(STAGES)]
-        return {**counts, "in_flight": counts["arrived"],
+        # Lag: how long the oldest image still in the pipeline has waited (0 when none is).
+        waits = [float(g["waited"]) for g in groups if g["status"] == "arrived"]
+        return {**counts, "in_flight": counts["arrived"], "lag_seconds": round(max(waits, default=0.0), 1),
                 "enriched_per_s": round(sum(g["recent"] for g in groups) / 60, 2),
                 "failed_by_stage": failed_by_stage, "stages": stages}
 

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -74,8 +74,11 @@ def test_images_the_broker_forgot_are_redriven_from_postgres(stack, gateway, db)
     iid = "ab" * 16
     ObjectStore.from_settings(stack).put(f"originals/{iid}", data, "image/jpeg")
     arrival = ImageArrived(id=iid, object_key=f"originals/{iid}", source="upload", filename="forgotten.jpg",
-                           content_type="image/jpeg", size=len(data), arrived_at=datetime.now(timezone.utc).isoformat())
+                           content_type="image/jpeg", size=len(data),
+                           arrived_at=(datetime.now(timezone.utc) - timedelta(minutes=5)).isoformat())
     assert db.record_arrival(arrival) is None  # new to the database, never published
+    # Stuck for five minutes: the status page's lag says so.
+    assert gateway.get("/gather/status").json()["pipeline"]["lag_seconds"] >= 299
     assert redrive(stack) >= 1
     poll(lambda: status(gateway, iid) == "enriched", 120, what="the re-driven image")
 

@@ -14,7 +14,8 @@ function counts(node, pairs) {
 
 function showPipeline(p) {
   counts($("#pipeline-counts"), [
-    ["arrived (in flight)", p.in_flight, "in_flight"], ["enriched", p.enriched, "enriched"],
+    ["arrived (in flight)", p.in_flight, "in_flight"],
+    ["lag: the oldest in flight has waited (s)", p.lag_seconds, "lag_seconds"], ["enriched", p.enriched, "enriched"],
     ["failed", p.failed, "failed"], ["enriched per second (last minute)", p.enriched_per_s, "enriched_per_s"],
     ["total", p.arrived + p.enriched + p.failed, "total"]]);
   fill($("#stage-table tbody"), (p.stages || []).map((s) => el("tr", {"data-stage": s.stage},
