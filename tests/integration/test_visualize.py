@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from datetime import date
 from pathlib import Path
 
@@ -65,13 +64,16 @@ def get_graph(gateway, name, **params):
 
 def agree(fetch, expect, timeout: float = 15.0):
     """fetch() == expect(), asked again until a deadline while other files' images may still be settling."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got, wanted = fetch(), expect()
-        if got == wanted or time.monotonic() > deadline:
-            assert got == wanted
-            return got
-        time.sleep(0.25)
+    last: dict = {}
+
+    def same():
+        last["got"], last["wanted"] = fetch(), expect()
+        return last["got"] == last["wanted"]
+    try:
+        poll(same, timeout, what="the graph to agree with the database")
+    except pytest.fail.Exception:
+        assert last["got"] == last["wanted"]  # shows what differs
+    return last["got"]
 
 
 def sql(db, query, params=None):
