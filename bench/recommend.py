@@ -69,7 +69,7 @@ def palette_vectors(rgb: np.ndarray, coverage: np.ndarray, chunk: int = 2000) ->
 
 
 class Images:
-    """n synthetic images: ids, palette vectors, payloads, and the payload as arrays for numpy."""
+    """n synthetic images: ids, palette vectors and payloads like the pipeline's."""
 
     def __init__(self, n: int, seed: int):
         rng = np.random.default_rng(seed)

@@ -51,21 +51,17 @@ def squarify(values: list[float], x: float, y: float, dx: float, dy: float) -> l
             row.append(i)
         pending = pending[len(row):]
         row_area = sum(areas[i] for i in row)
-        if dx >= dy:  # a column along the left edge
-            # The last row takes exactly what is left, so rounding never spills out of the box.
-            width = dx if not pending else min(dx, row_area / dy)
-            offset = y
-            for n, i in enumerate(row):
-                height = y + dy - offset if n == len(row) - 1 else areas[i] / width
-                rects[i] = Rect(x, offset, width, height)
-                offset += height
-            x, dx = x + width, dx - width
-        else:  # a row along the bottom edge
-            height = dy if not pending else min(dy, row_area / dx)
-            offset = x
-            for n, i in enumerate(row):
-                width = x + dx - offset if n == len(row) - 1 else areas[i] / height
-                rects[i] = Rect(offset, y, width, height)
-                offset += width
-            y, dy = y + height, dy - height
+        # The row goes along the shorter side: a column at the left edge when the box is wide,
+        # else a row at the bottom, laid out as a column in the transposed box.
+        flip = dx < dy
+        x0, y0, w0, h0 = (y, x, dy, dx) if flip else (x, y, dx, dy)
+        # The last row takes exactly what is left, so rounding never spills out of the box.
+        width = w0 if not pending else min(w0, row_area / h0)
+        offset = y0
+        for n, i in enumerate(row):
+            height = y0 + h0 - offset if n == len(row) - 1 else areas[i] / width
+            rects[i] = Rect(offset, x0, height, width) if flip else Rect(x0, offset, width, height)
+            offset += height
+        x0, w0 = x0 + width, w0 - width
+        x, y, dx, dy = (y0, x0, h0, w0) if flip else (x0, y0, w0, h0)
     return rects
