@@ -162,26 +162,29 @@ def _cities(web_mercator: bool) -> dict:
     return {k: np.asarray(v, dtype=np.float32) for k, v in columns.background(lats, lons, web_mercator).items()}
 
 
-def _bars(title: str, source: ColumnDataSource, x_label: str, tooltips: list, **glyph) -> figure:
+def _counts_figure(title: str, x_label: str) -> figure:
+    """Images counted per category (the categories arrive with the data)."""
     plot = figure(x_range=[], height=PLOT_HEIGHT, sizing_mode="stretch_width", title=title, toolbar_location=None,
                   y_axis_label="images", x_axis_label=x_label)
-    plot.vbar(x="label", top="count", width=0.8, source=source, **(glyph or {"color": BAR_COLOUR}))
-    plot.add_tools(HoverTool(tooltips=tooltips))
     plot.y_range.start = 0
     plot.xgrid.grid_line_color = None
     return plot
 
 
+def _bars(title: str, source: ColumnDataSource, x_label: str, tooltips: list, **glyph) -> figure:
+    plot = _counts_figure(title, x_label)
+    plot.vbar(x="label", top="count", width=0.8, source=source, **(glyph or {"color": BAR_COLOUR}))
+    plot.add_tools(HoverTool(tooltips=tooltips))
+    return plot
+
+
 def _size_plot(title: str, source: ColumnDataSource) -> figure:
-    plot = figure(x_range=[], height=PLOT_HEIGHT, sizing_mode="stretch_width", title=title, toolbar_location=None,
-                  y_axis_label="images", x_axis_label="pixels")
+    plot = _counts_figure(title, "pixels")
     plot.vbar(x=dodge("label", -0.2, range=plot.x_range), top="width", width=0.38, source=source,
               color=WIDTH_COLOUR, legend_label="width")
     plot.vbar(x=dodge("label", 0.2, range=plot.x_range), top="height", width=0.38, source=source,
               color=HEIGHT_COLOUR, legend_label="height")
     plot.add_tools(HoverTool(tooltips=[("pixels", "@label"), ("by width", "@width"), ("by height", "@height")]))
-    plot.y_range.start = 0
-    plot.xgrid.grid_line_color = None
     plot.legend.location = "top_right"
     return plot
 

@@ -20,6 +20,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from connectors.postgres import brand_key_sql, brand_spelling_sql
+from streams.enrich.colors import rgb_to_hex
 
 log = logging.getLogger("viewfinder.graphs")
 
@@ -392,7 +393,7 @@ def css3_hex(name: str) -> str | None:
     from PIL import ImageColor
 
     try:
-        return "#{:02x}{:02x}{:02x}".format(*ImageColor.getrgb(name)[:3])
+        return rgb_to_hex(ImageColor.getrgb(name)[:3])
     except ValueError:
         return None
 
