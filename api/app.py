@@ -1,17 +1,18 @@
-"""The gateway: one port serving the original system's entry points."""
+"""The gateway: one port serving the original system's entry points. `create_app(settings,
+services)` builds it; `serve(settings)` runs it."""
+
 from __future__ import annotations
 
 import asyncio
-import logging
 
 from aiohttp import web
 
-from viewfinder.settings import Settings
+from connectors.unsplash.job import DatasetRun
+from core.settings import Settings
 
 from . import gather, query, ui, users, visualize
-from .services import Services
-
-log = logging.getLogger("viewfinder.api")
+from .http import errors, json_response
+from .services import DATASET_RUN, SERVICES, Services
 
 # Which dependencies each of the original's services needs to be healthy.
 HEALTH = {
@@ -24,43 +25,33 @@ HEALTH = {
 
 def _health(names):
     async def handler(request):
-        checks = await request.app["services"].check(names)
-        ok = all(c["ok"] for c in checks.values())
+        checks = await request.app[SERVICES].check(names)
         failing = [n for n, c in checks.items() if not c["ok"]]
-        return web.json_response({"status": "ok" if ok else "failing", "failing": failing, "checks": checks},
-                                 status=200 if ok else 503)
+        return json_response(
+            {"status": "failing" if failing else "ok", "failing": failing, "checks": checks},
+            status=503 if failing else 200,
+        )
+
     return handler
 
 
-@web.middleware
-async def errors(request, handler):
-    try:
-        return await handler(request)
-    except web.HTTPException:
-        raise
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return web.json_response({"error": "internal error; see the gateway log"}, status=500)
-
-
 def create_app(settings: Settings, services: Services | None = None) -> web.Application:
+    """``services``: already opened clients (tests); by default they are opened at start-up."""
     app = web.Application(middlewares=[errors], client_max_size=settings.max_upload_bytes + (1 << 20))
 
     async def open_services(app):
-        app["services"] = services or await asyncio.to_thread(Services.open, settings)
-        app["services"].start_loading_models()
+        app[SERVICES] = services or await asyncio.to_thread(Services.open, settings)
+        app[SERVICES].start_loading_models()
+        s = app[SERVICES]
+        app[DATASET_RUN] = DatasetRun(
+            s.db, s.ingestor, settings.data_dir / "datasets", on_metadata=s.refresh_vocabulary
+        )
         yield
-        await asyncio.to_thread(app["services"].close)
+        await app[DATASET_RUN].cancel()  # a re-run resumes where this one stopped
+        if services is None:
+            await asyncio.to_thread(app[SERVICES].close)
 
-    async def cancel_gathering(app):
-        yield
-        task = app["gather"].get("task")
-        if task is not None and not task.done():
-            task.cancel()  # a re-run resumes where this one stopped
-
-    app["gather"] = {}
     app.cleanup_ctx.append(open_services)
-    app.cleanup_ctx.append(cancel_gathering)
     r = app.router
     r.add_get("/api/v1/health", _health(sorted({n for names in HEALTH.values() for n in names})))
     for service, names in HEALTH.items():

@@ -1,4 +1,6 @@
-"""The gateway's clients, opened once at start-up and shared by every handler."""
+"""The gateway's clients and models, opened once at start-up and shared by every handler
+under typed application keys."""
+
 from __future__ import annotations
 
 import asyncio
@@ -7,14 +9,19 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import httpx
+import numpy as np
+from aiohttp import web
 
 from connectors import kafka
 from connectors.ingest import Ingestor
-from connectors.objectstore import ObjectStore
-from connectors.postgres import Database
-from connectors.unsplash import metadata
-from connectors.vectors import VectorIndex, open_index
-from viewfinder.settings import Settings
+from connectors.objectstore import ObjectStore, open_store
+from connectors.postgres import Database, open_database
+from connectors.unsplash.job import DatasetRun
+from connectors.vectors import VectorIndex
+from core.settings import Settings
+from inference.loading import ModelUnavailable
+from query.analytics.graphs import cached_embedder
+from query.recommendation.replica import open_query_index
 
 log = logging.getLogger("viewfinder.api")
 KEYWORD_VOCABULARY = 5000
@@ -32,52 +39,65 @@ class Services:
     _word_embeddings: dict = field(default_factory=dict, init=False)
 
     @classmethod
-    def open(cls, settings: Settings) -> "Services":
-        return cls(settings, Database(settings.database_url, maxconn=16), ObjectStore.from_settings(settings),
-                   open_index(settings, replica=settings.index_replica), kafka.EventPublisher(settings.broker))
+    def open(cls, settings: Settings) -> Services:
+        return cls(
+            settings,
+            open_database(settings, maxconn=16),
+            open_store(settings),
+            open_query_index(settings),
+            kafka.open_publisher(settings),
+        )
 
     def start_loading_models(self) -> None:
         """Models load in the background; the first query that needs one waits for it."""
-        from streams.enrich.clip import load_embedder
-        from streams.enrich.semantics import load_resolver
+        from inference.clip import load_embedder
+        from inference.semantics import load_resolver
 
         s = self.settings
-        self._resolver = self._load("tag semantics", "tags match only exactly",
-                                    lambda: load_resolver(s.text_model or None, s.tag_threshold, s.model_load_timeout))
+        self._resolver = self._load(
+            "tag semantics",
+            "tags match only exactly",
+            lambda: load_resolver(s.text_model or None, s.tag_threshold, s.model_load_timeout),
+        )
         self._resolver.add_done_callback(lambda _: asyncio.ensure_future(self.refresh_vocabulary()))
-        self._embedder = self._load("text search by CLIP", "search uses tags and descriptions only",
-                                    lambda: load_embedder(s.clip_model, s.clip_revision or None, s.model_load_timeout))
+        self._embedder = self._load(
+            "text search by CLIP",
+            "search uses tags and descriptions only",
+            lambda: load_embedder(s.clip_model, s.clip_revision or None, s.model_load_timeout),
+        )
 
     @staticmethod
     def _load(what: str, consequence: str, load) -> asyncio.Future:
-        from streams.enrich.models import ModelUnavailable
-
         def guarded():
             try:
                 return load()
             except ModelUnavailable as exc:
                 log.error("%s unavailable, %s: %s", what, consequence, exc)
                 return None
+
         return asyncio.ensure_future(asyncio.to_thread(guarded))
 
     async def tag_resolver(self):
-        return await asyncio.shield(self._resolver)
+        return await asyncio.shield(self._resolver) if self._resolver else None
 
     async def text_embedder(self):
-        return await asyncio.shield(self._embedder)
+        return await asyncio.shield(self._embedder) if self._embedder else None
 
     def word_embedding_if_loaded(self):
         """A callable list[str] → unit row vectors if a text model has loaded by now, else None;
         never waits. all-MiniLM (the tag resolver's model, made for word meaning) before CLIP's
         text tower. Remembers each word's vector, so refreshing graphs embed only new words."""
-        import numpy as np
-
-        from dashboards.graphs import cached_embedder
-
-        for which, future, embed in (("resolver", self._resolver, lambda m: m.embed),
-                                     ("clip", self._embedder, lambda m: lambda t: np.asarray(m.embed_texts(t)))):
-            if future is not None and future.done() and not future.cancelled() and future.exception() is None \
-                    and future.result() is not None:
+        for which, future, embed in (
+            ("resolver", self._resolver, lambda m: m.embed),
+            ("clip", self._embedder, lambda m: lambda t: np.asarray(m.embed_texts(t))),
+        ):
+            if (
+                future is not None
+                and future.done()
+                and not future.cancelled()
+                and future.exception() is None
+                and future.result() is not None
+            ):
                 if which not in self._word_embeddings:
                     self._word_embeddings[which] = cached_embedder(embed(future.result()))
                 return self._word_embeddings[which]
@@ -87,7 +107,7 @@ class Services:
         """Let free-text tags resolve to the dataset's own keywords as well as the detector's labels."""
         resolver = await self.tag_resolver()
         if resolver is not None:
-            words = await asyncio.to_thread(metadata.common_keywords, self.db, KEYWORD_VOCABULARY)
+            words = await asyncio.to_thread(self.db.unsplash.common_keywords, KEYWORD_VOCABULARY)
             await asyncio.to_thread(resolver.add_vocabulary, words)
 
     @cached_property
@@ -123,4 +143,9 @@ class Services:
                 return name, {"ok": True}
             except Exception as exc:
                 return name, {"ok": False, "error": f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__}
+
         return dict(await asyncio.gather(*(one(n) for n in names)))
+
+
+SERVICES = web.AppKey("services", Services)
+DATASET_RUN = web.AppKey("dataset_run", DatasetRun)

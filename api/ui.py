@@ -1,5 +1,6 @@
 """The web interface: static pages in api/web/ (no build step, nothing fetched from elsewhere)
 and the little configuration they need from the gateway."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,13 +17,17 @@ DASHBOARDS = [
 ]
 
 # Scripts, styles, images and XHR only from the gateway itself; data is never run as markup.
-CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
-       "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
 
 
 async def index(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(WEB / "index.html", headers={
-        "Content-Security-Policy": CSP, "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
+    return web.FileResponse(
+        WEB / "index.html",
+        headers={"Content-Security-Policy": CSP, "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 async def to_index(request: web.Request):
@@ -43,11 +48,14 @@ def add_routes(app: web.Application, settings, health: dict[str, list[str]]) -> 
 
     async def config(request: web.Request) -> web.Response:
         base = dashboard_base(request, settings)
-        return web.json_response({
-            "dashboard_url": base or None,
-            "dashboards": [{**d, "url": base + d["path"]} for d in DASHBOARDS] if base else [],
-            "services": health,
-        }, headers={"Cache-Control": "no-cache"})
+        return web.json_response(
+            {
+                "dashboard_url": base or None,
+                "dashboards": [{**d, "url": base + d["path"]} for d in DASHBOARDS] if base else [],
+                "services": health,
+            },
+            headers={"Cache-Control": "no-cache"},
+        )
 
     r = app.router
     r.add_get("/", index)

@@ -1,39 +1,32 @@
-"""GET /visualize/graph/<name>: the data behind each graph as JSON (see dashboards.graphs)."""
+"""GET /visualize/graph/<name>: the data behind each graph as JSON (see query.analytics.graphs)."""
+
 from __future__ import annotations
 
 import asyncio
 
 from aiohttp import web
 
-from dashboards import graphs
+from query.analytics import graphs
 
-from .http import json_response
+from .http import int_param, json_response
+from .services import SERVICES
 
 
 async def graph(request: web.Request) -> web.Response:
-    services = request.app["services"]
+    services = request.app[SERVICES]
     name = request.match_info["name"].strip("/")
     try:
         filters = graphs.Filters.from_query(request.query)
-        limit = _limit(request.query.get("limit"))
         graphs.parse_name(name)  # unknown names and bad path parameters answer before any SQL runs
     except graphs.UnknownGraph as exc:
         return json_response({"error": str(exc), "graphs": list(graphs.NAMES)}, status=404)
     except ValueError as exc:
-        return json_response({"error": str(exc)}, status=400)
+        raise web.HTTPBadRequest(text=str(exc)) from None
+    limit = int_param(request.query, "limit", None, 1, graphs.MAP_MAX)  # each graph checks its own, lower cap
     # Grouping tags by meaning only when a text model is ready: the graph never waits for one.
     embed = services.word_embedding_if_loaded() if name == "tags/dendrogram" else None
     try:
         body = await asyncio.to_thread(graphs.graph, services.db, name, filters, embed=embed, limit=limit)
     except graphs.GraphParameterError as exc:
-        return json_response({"error": str(exc)}, status=400)
+        raise web.HTTPBadRequest(text=str(exc)) from None
     return json_response({"graph": name, "filters": filters.to_query(), **body})
-
-
-def _limit(raw: str | None) -> int | None:
-    if raw in (None, ""):
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValueError(f"limit must be a whole number, got {raw!r}") from None

@@ -2,34 +2,33 @@
 Kafka) from a local image server with a fixed per-request delay, concurrent (Viewfinder's
 default) against one at a time (the original system's way), in the same run.
 
-    .venv/bin/python bench/gather.py [--photos 200] [--delay 0.1] [--concurrency 16]
+    .venv/bin/python -m bench.gather [--photos 200] [--delay 0.1] [--concurrency 16]
 """
+
 from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from connectors import kafka  # noqa: E402
-from connectors.ingest import Ingestor  # noqa: E402
-from connectors.objectstore import ObjectStore  # noqa: E402
-from connectors.postgres import Database  # noqa: E402
-from connectors.unsplash.job import GatherJob  # noqa: E402
-from tests.unsplash_fixture import ImageServer, write_dataset  # noqa: E402
-from viewfinder.settings import Settings  # noqa: E402
-from viewfinder.stack import Stack  # noqa: E402
+from connectors import kafka
+from connectors.ingest import Ingestor
+from connectors.objectstore import open_store
+from connectors.postgres import Database
+from connectors.unsplash.job import GatherJob
+from core.settings import Settings
+from tests.support.dataset import ImageServer, write_dataset
+from viewfinder.stack import Stack
 
 
 def run(settings: Settings, server: ImageServer, tag: str, photos: int, concurrency: int, workdir: Path) -> float:
     folder = write_dataset(workdir / tag, [(f"{tag}{n:05d}", server.url("ok", n)) for n in range(photos)])
     db = Database(settings.database_url)
-    ingestor = Ingestor(ObjectStore.from_settings(settings), db, kafka.EventPublisher(settings.broker),
-                        settings.max_upload_bytes, settings.max_pixels)
+    ingestor = Ingestor(
+        open_store(settings), db, kafka.EventPublisher(settings.broker), settings.max_upload_bytes, settings.max_pixels
+    )
     job = GatherJob(db, ingestor, workdir, str(folder), concurrency=concurrency)
     started = time.perf_counter()
     progress = asyncio.run(job.run())
@@ -58,8 +57,10 @@ def main() -> None:
         stack.stop()
     print(f"one at a time:       {serial:7.1f} photos/s")
     print(f"concurrency {args.concurrency:<3}:     {parallel:7.1f} photos/s")
-    print(f"ratio:               {parallel / serial:7.1f}x  "
-          f"({args.photos} photos, {args.delay * 1000:.0f} ms per request)")
+    print(
+        f"ratio:               {parallel / serial:7.1f}x  "
+        f"({args.photos} photos, {args.delay * 1000:.0f} ms per request)"
+    )
 
 
 if __name__ == "__main__":

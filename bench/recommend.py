@@ -4,7 +4,7 @@ ways in the same run, at each collection size:
 1. in-process: `api.recommender.recommend` on an `EdgeIndex` (qdrant-edge) in this process, one
    caller, no HTTP;
 2. numpy: the same `recommend` on a brute-force index over an in-memory matrix of the same points
-   (`connectors.replica.PaletteReplica`, what the gateway keeps in memory);
+   (`query.recommendation.replica.PaletteReplica`, what the gateway keeps in memory);
 3. over HTTP: POST /recommend/recommend on the real gateway of the embedded stack (points loaded
    into the embedded index service before timing; the gateway mirrors them in its replica): one
    client alone (latency without queueing), N concurrent clients back to back, and N clients that
@@ -20,12 +20,13 @@ Points carry a palette vector (4 random colours with random coverages, through t
 `streams.enrich.colors.palette_vector`, vectorised) and a payload like the pipeline's; no CLIP
 vector (the recommend path searches only "palette" unless a user has feedback).
 
-    .venv/bin/python bench/recommend.py [--sizes 25000 100000] [--requests 2000] [--clients 50]
+    .venv/bin/python -m bench.recommend [--sizes 25000 100000] [--requests 2000] [--clients 50]
                                         [--seconds 30] [--think 1.0] [--optimize]
 
 The machine's cores are shared: during the HTTP runs the load generator (this process), the
 gateway and the index service compete for them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,19 +35,16 @@ import json
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from api import ranking, recommender  # noqa: E402
-from connectors.replica import PaletteReplica  # noqa: E402
-from streams.enrich.colors import SIGMA, _anchors, delta_e, palette_vector, rgb_to_lab  # noqa: E402
+from core.colors import SIGMA, _anchors, delta_e, palette_vector, rgb_to_lab
+from query.recommendation import ranking, recommender
+from query.recommendation.replica import PaletteReplica
 
 TARGET_P99_MS = 20.0
 MAKES = ("canon", "nikon", "sony", "fujifilm", "apple", "olympus", "panasonic", "leica", "samsung", "google")
@@ -55,6 +53,7 @@ LABELS = ranking.LABELS  # the 80 COCO labels
 
 # ---------------------------------------------------------------- synthetic data
 
+
 def palette_vectors(rgb: np.ndarray, coverage: np.ndarray, chunk: int = 2000) -> np.ndarray:
     """`palette_vector` for many images at once: rgb (n, k, 3) 0-255, coverage (n, k) percent.
     Same anchors, ΔE2000, Gaussian weight, normalisation and rounding."""
@@ -62,9 +61,9 @@ def palette_vectors(rgb: np.ndarray, coverage: np.ndarray, chunk: int = 2000) ->
     labs = rgb_to_lab(rgb)
     out = np.empty((len(rgb), len(anchors)))
     for i in range(0, len(rgb), chunk):
-        d = delta_e(anchors[None, None], labs[i:i + chunk, :, None])  # (c, k, anchors)
-        vec = (coverage[i:i + chunk, :, None] * np.exp(-((d / SIGMA) ** 2))).sum(axis=1)
-        out[i:i + chunk] = vec / np.linalg.norm(vec, axis=1, keepdims=True)
+        d = delta_e(anchors[None, None], labs[i : i + chunk, :, None])  # (c, k, anchors)
+        vec = (coverage[i : i + chunk, :, None] * np.exp(-((d / SIGMA) ** 2))).sum(axis=1)
+        out[i : i + chunk] = vec / np.linalg.norm(vec, axis=1, keepdims=True)
     return out.round(6)
 
 
@@ -84,7 +83,8 @@ class Images:
         # The vectorised maths must be palette_vector's.
         self.max_vector_error = max(
             float(np.abs(np.array(palette_vector(list(zip(hexes[i], coverage[i].tolist())))) - self.palette[i]).max())
-            for i in rng.choice(n, 20, replace=False))
+            for i in rng.choice(n, 20, replace=False)
+        )
         assert self.max_vector_error < 1e-5, self.max_vector_error
 
         orientation = rng.choice(3, n, p=[0.6, 0.3, 0.1])  # index into ranking.ORIENTATIONS
@@ -100,23 +100,34 @@ class Images:
         self.payloads = []
         for i in range(n):
             picked = rng.choice(len(LABELS), rng.integers(0, 4), replace=False, p=tag_weights)
-            self.payloads.append({
-                "orientation": ranking.ORIENTATIONS[orientation[i]], "width": int(width[i]),
-                "height": int(height[i]), "make": MAKES[make[i]] if make[i] >= 0 else None,
-                "year": int(year[i]), "tags": sorted(LABELS[j] for j in picked),
-                "colors": [{"hex": h, "coverage": float(c)} for h, c in zip(hexes[i], coverage[i])]})
+            self.payloads.append(
+                {
+                    "orientation": ranking.ORIENTATIONS[orientation[i]],
+                    "width": int(width[i]),
+                    "height": int(height[i]),
+                    "make": MAKES[make[i]] if make[i] >= 0 else None,
+                    "year": int(year[i]),
+                    "tags": sorted(LABELS[j] for j in picked),
+                    "colors": [{"hex": h, "coverage": float(c)} for h, c in zip(hexes[i], coverage[i])],
+                }
+            )
 
     def points(self, start: int, stop: int) -> list[dict]:
-        return [{"id": self.ids[i], "vectors": {"palette": self.palette[i].tolist()}, "payload": self.payloads[i]}
-                for i in range(start, stop)]
+        return [
+            {"id": self.ids[i], "vectors": {"palette": self.palette[i].tolist()}, "payload": self.payloads[i]}
+            for i in range(start, stop)
+        ]
 
 
 def make_queries(count: int, seed: int) -> list[dict]:
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(count):
-        body = {"color": "#{:02x}{:02x}{:02x}".format(*rng.integers(0, 256, 3).tolist()),
-                "orientation": ranking.ORIENTATIONS[rng.integers(3)], "limit": 10}
+        body = {
+            "color": "#{:02x}{:02x}{:02x}".format(*rng.integers(0, 256, 3).tolist()),
+            "orientation": ranking.ORIENTATIONS[rng.integers(3)],
+            "limit": 10,
+        }
         if rng.random() < 0.3:
             body["make"] = MAKES[rng.integers(len(MAKES))]
         if rng.random() < 0.3:
@@ -127,11 +138,13 @@ def make_queries(count: int, seed: int) -> list[dict]:
 
 # ---------------------------------------------------------------- the numpy baseline
 
+
 def numpy_index(images: Images, size: int) -> PaletteReplica:
     """Brute force over the first ``size`` images: the gateway's replica of the colour space."""
     replica = PaletteReplica(images.palette.shape[1], capacity=size)
-    replica.apply([{"id": p["id"], "vector": p["vectors"]["palette"], "payload": p["payload"]}
-                   for p in images.points(0, size)])
+    replica.apply(
+        [{"id": p["id"], "vector": p["vectors"]["palette"], "payload": p["payload"]} for p in images.points(0, size)]
+    )
     return replica
 
 
@@ -160,10 +173,16 @@ class Timed:
 
 # ---------------------------------------------------------------- runs
 
+
 def stats(latencies_s: list[float], elapsed: float) -> dict:
     ms = np.array(latencies_s) * 1000
-    return {"n": len(ms), "p50": float(np.percentile(ms, 50)), "p99": float(np.percentile(ms, 99)),
-            "mean": float(ms.mean()), "rps": len(ms) / elapsed}
+    return {
+        "n": len(ms),
+        "p50": float(np.percentile(ms, 50)),
+        "p99": float(np.percentile(ms, 99)),
+        "mean": float(ms.mean()),
+        "rps": len(ms) / elapsed,
+    }
 
 
 def run_direct(index, queries: list[dict], seconds: float) -> tuple[dict, dict]:
@@ -192,8 +211,9 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def http_with_cpu(url: str, queries: list[dict], clients: int, seconds: float, pids: dict[str, int],
-                  think_s: float = 0.0) -> dict:
+def http_with_cpu(
+    url: str, queries: list[dict], clients: int, seconds: float, pids: dict[str, int], think_s: float = 0.0
+) -> dict:
     """`run_http`, and how many cores each process used meanwhile (CPU seconds / wall seconds)."""
     before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     own, wall = time.process_time(), time.perf_counter()
@@ -258,8 +278,11 @@ def score_costs(index, queries: list[dict]) -> dict:
         values = ranking.values(prefs, payloads, resolved)
         batch_ms.append(1000 * (time.perf_counter() - t0))
         worst = max(worst, float(np.abs(np.array(values) - np.array(reference)).max(initial=0)))
-    return {"loop_ms": statistics.mean(loop_ms), "batch_ms": statistics.mean(batch_ms) if batch_ms else None,
-            "max_diff": worst}
+    return {
+        "loop_ms": statistics.mean(loop_ms),
+        "batch_ms": statistics.mean(batch_ms) if batch_ms else None,
+        "max_diff": worst,
+    }
 
 
 def hop_costs(edge, service, queries: list[dict]) -> dict:
@@ -281,8 +304,15 @@ def hop_costs(edge, service, queries: list[dict]) -> dict:
         out[f"{name}_ms"] = 1000 * (time.perf_counter() - t0) / len(searches)
     # The engine alone: EdgeIndex.search less turning its 200 hits into dicts (ids, payloads).
     qe = edge.qe
-    requests = [qe.QueryRequest(limit=recommender.CANDIDATES, query=qe.Query.Nearest(vector, using="palette"),
-                                filter=edge._filter(must), with_payload=True) for vector, must in searches]
+    requests = [
+        qe.QueryRequest(
+            limit=recommender.CANDIDATES,
+            query=qe.Query.Nearest(vector, using="palette"),
+            filter=edge._filter(must),
+            with_payload=True,
+        )
+        for vector, must in searches
+    ]
     t0 = time.perf_counter()
     for request in requests:
         edge.shard.query(request)
@@ -307,6 +337,7 @@ def agreement(a, b, queries: list[dict]) -> float:
 
 
 # ---------------------------------------------------------------- main
+
 
 def start_gateways(stack) -> dict[bool, tuple[str, int]]:
     """Two gateways side by side, with and without the in-memory replica of the colour space:
@@ -379,25 +410,35 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50, help="concurrent HTTP clients")
     parser.add_argument("--seconds", type=float, default=30, help="most seconds per timed run")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--think", type=float, default=1.0,
-                        help="mean seconds each client pauses between requests in the think-time run")
-    parser.add_argument("--optimize", action="store_true",
-                        help="at the largest size, also time in-process after EdgeShard.optimize() (builds HNSW; "
-                             "about a minute for 100k points on 2 cores); the app never calls it")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=1.0,
+        help="mean seconds each client pauses between requests in the think-time run",
+    )
+    parser.add_argument(
+        "--optimize",
+        action="store_true",
+        help="at the largest size, also time in-process after EdgeShard.optimize() (builds HNSW; "
+        "about a minute for 100k points on 2 cores); the app never calls it",
+    )
     args = parser.parse_args()
     sizes = sorted(args.sizes)
 
     from connectors.vectors import EdgeIndex, IndexServiceClient
+    from core.settings import Settings
     from schemas.vectors import collection_vectors
     from viewfinder.embedded.process import free_port
-    from viewfinder.settings import Settings
     from viewfinder.stack import Stack
 
     begun = time.perf_counter()
     images = Images(sizes[-1], args.seed)
     queries = make_queries(args.requests, args.seed + 1)
-    print(f"{images.n} synthetic images: palette vectors in {images.vector_seconds:.1f} s "
-          f"(vectorised; max |Δ| against palette_vector {images.max_vector_error:.1e})", flush=True)
+    print(
+        f"{images.n} synthetic images: palette vectors in {images.vector_seconds:.1f} s "
+        f"(vectorised; max |Δ| against palette_vector {images.max_vector_error:.1e})",
+        flush=True,
+    )
 
     workdir = Path(tempfile.mkdtemp(prefix="viewfinder-bench-"))
     workdir.chmod(0o755)  # PostgreSQL runs as the postgres user under root
@@ -406,7 +447,7 @@ def main() -> None:
     stack = Stack(Settings.from_env({}).replace(data_dir=workdir / "stack", port=free_port()))
     settings = stack.start(with_app=False)
     service = IndexServiceClient(settings.index_url, timeout=300)
-    rows, notes = [], []
+    notes = []
     try:
         gateways = None
         loaded = 0
@@ -426,8 +467,10 @@ def main() -> None:
             check = queries[:50]
             same_numpy = agreement(edge, baseline, check)
 
-            runs = {"in-process": run_direct(edge, queries, args.seconds),
-                    "numpy": run_direct(baseline, queries, args.seconds)}
+            runs = {
+                "in-process": run_direct(edge, queries, args.seconds),
+                "numpy": run_direct(baseline, queries, args.seconds),
+            }
             # Unloaded HTTP latency first (after a few warm-up requests), then the concurrent load.
             asyncio.run(run_http(url, queries[-20:], 1, args.seconds))
             index_pid = next(p.proc.pid for p in stack.processes if p.name.startswith("vector index"))
@@ -437,8 +480,12 @@ def main() -> None:
             runs["http-think"] = (http_with_cpu(url, queries, args.clients, args.seconds, pids, args.think), None)
             remote_url, remote_pid = gateways[False]
             asyncio.run(run_http(remote_url, queries[-20:], 1, args.seconds))
-            runs["http-remote"] = (http_with_cpu(remote_url, queries, args.clients, args.seconds,
-                                                 {"gateway": remote_pid, "index service": index_pid}), None)
+            runs["http-remote"] = (
+                http_with_cpu(
+                    remote_url, queries, args.clients, args.seconds, {"gateway": remote_pid, "index service": index_pid}
+                ),
+                None,
+            )
             if size == sizes[-1]:
                 import httpx
 
@@ -449,8 +496,11 @@ def main() -> None:
             if args.optimize and size == sizes[-1]:
                 t0 = time.perf_counter()
                 edge.shard.optimize()
-                print(f"EdgeShard.optimize() took {time.perf_counter() - t0:.0f} s; same results as numpy after it: "
-                      f"{100 * agreement(edge, baseline, check):.0f} %", flush=True)
+                print(
+                    f"EdgeShard.optimize() took {time.perf_counter() - t0:.0f} s; same results as numpy after it: "
+                    f"{100 * agreement(edge, baseline, check):.0f} %",
+                    flush=True,
+                )
                 runs["optimized"] = run_direct(edge, queries, args.seconds)
             notes.append((size, runs, hop, scoring, same_numpy))
             print(f"size {size} done at {time.perf_counter() - begun:.0f} s", flush=True)
@@ -460,13 +510,17 @@ def main() -> None:
         stack.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
-    names = {"in-process": "in-process: recommend(EdgeIndex)", "numpy": "numpy brute force: recommend(PaletteReplica)",
-             "http-1": "HTTP gateway, 1 client", "http-n": f"HTTP gateway, {args.clients} concurrent clients",
-             "http-think": f"HTTP gateway, {args.clients} clients pausing {args.think:g} s (mean) between requests",
-             "http-remote": f"HTTP gateway without the replica (every search via the index service), "
-                            f"{args.clients} concurrent clients",
-             "floor": f"HTTP floor: canned answer, no work, {args.clients} concurrent clients",
-             "optimized": "in-process after EdgeShard.optimize() (HNSW)"}
+    names = {
+        "in-process": "in-process: recommend(EdgeIndex)",
+        "numpy": "numpy brute force: recommend(PaletteReplica)",
+        "http-1": "HTTP gateway, 1 client",
+        "http-n": f"HTTP gateway, {args.clients} concurrent clients",
+        "http-think": f"HTTP gateway, {args.clients} clients pausing {args.think:g} s (mean) between requests",
+        "http-remote": f"HTTP gateway without the replica (every search via the index service), "
+        f"{args.clients} concurrent clients",
+        "floor": f"HTTP floor: canned answer, no work, {args.clients} concurrent clients",
+        "optimized": "in-process after EdgeShard.optimize() (HNSW)",
+    }
     print()
     print("| images | path | requests | p50 ms | p99 ms | mean ms | req/s | index searches per request, or CPU used |")
     print("|---|---|---|---|---|---|---|---|")
@@ -478,39 +532,56 @@ def main() -> None:
             searches = f"{parts['search_ms']:.1f} ms ({parts['searches']:.2f} searches)" if parts else ""
             if "cores" in r:
                 searches = "CPU, cores: " + ", ".join(f"{name} {c:.2f}" for name, c in r["cores"].items())
-            print(f"| {size:,} | {names[key]} | {r['n']} | {r['p50']:.1f} | {r['p99']:.1f} | {r['mean']:.1f} | "
-                  f"{r['rps']:.1f} | {searches} |")
+            print(
+                f"| {size:,} | {names[key]} | {r['n']} | {r['p50']:.1f} | {r['p99']:.1f} | {r['mean']:.1f} | "
+                f"{r['rps']:.1f} | {searches} |"
+            )
     print()
-    print("| images | in-process / numpy, p50 (p99) | index searches alone: edge / numpy "
-          f"| HTTP p99 / {TARGET_P99_MS:.0f} ms target: {args.clients} clients (1 client; pausing clients) "
-          "| req/s with the replica / without | HTTP, 1 client, p50 − numpy p50 | same results, edge vs numpy |")
+    print(
+        "| images | in-process / numpy, p50 (p99) | index searches alone: edge / numpy "
+        f"| HTTP p99 / {TARGET_P99_MS:.0f} ms target: {args.clients} clients (1 client; pausing clients) "
+        "| req/s with the replica / without | HTTP, 1 client, p50 − numpy p50 | same results, edge vs numpy |"
+    )
     print("|---|---|---|---|---|---|---|")
-    for size, runs, hop, scoring, same_numpy in notes:
+    for size, runs, _hop, _scoring, same_numpy in notes:
         edge_run, edge_parts = runs["in-process"]
         numpy_run, numpy_parts = runs["numpy"]
         http = {key: runs[key][0] for key in ("http-1", "http-n", "http-think", "http-remote")}
-        print(f"| {size:,} | {edge_run['p50'] / numpy_run['p50']:.2f}× ({edge_run['p99'] / numpy_run['p99']:.2f}×) | "
-              f"{edge_parts['search_ms'] / numpy_parts['search_ms']:.2f}× | "
-              f"{http['http-n']['p99'] / TARGET_P99_MS:.1f}× ({http['http-1']['p99'] / TARGET_P99_MS:.2f}×; "
-              f"{http['http-think']['p99'] / TARGET_P99_MS:.2f}×) | "
-              f"{http['http-n']['rps'] / http['http-remote']['rps']:.2f}× | "
-              f"{http['http-1']['p50'] - numpy_run['p50']:+.1f} ms | {100 * same_numpy:.0f} % |")
+        print(
+            f"| {size:,} | {edge_run['p50'] / numpy_run['p50']:.2f}× ({edge_run['p99'] / numpy_run['p99']:.2f}×) | "
+            f"{edge_parts['search_ms'] / numpy_parts['search_ms']:.2f}× | "
+            f"{http['http-n']['p99'] / TARGET_P99_MS:.1f}× ({http['http-1']['p99'] / TARGET_P99_MS:.2f}×; "
+            f"{http['http-think']['p99'] / TARGET_P99_MS:.2f}×) | "
+            f"{http['http-n']['rps'] / http['http-remote']['rps']:.2f}× | "
+            f"{http['http-1']['p50'] - numpy_run['p50']:+.1f} ms | {100 * same_numpy:.0f} % |"
+        )
     floor = notes[-1][1]["floor"][0]
-    print(f"\nThe floor: {args.clients} clients against a canned answer get {floor['rps']:.0f} req/s, p99 "
-          f"{floor['p99']:.1f} ms; p99 under {TARGET_P99_MS:.0f} ms with {args.clients} clients always waiting "
-          f"needs {args.clients / (TARGET_P99_MS / 1000):.0f} req/s.")
+    print(
+        f"\nThe floor: {args.clients} clients against a canned answer get {floor['rps']:.0f} req/s, p99 "
+        f"{floor['p99']:.1f} ms; p99 under {TARGET_P99_MS:.0f} ms with {args.clients} clients always waiting "
+        f"needs {args.clients / (TARGET_P99_MS / 1000):.0f} req/s."
+    )
     print()
-    print("| images | one search (200 hits): engine (shard.query) | EdgeIndex.search | via the index service "
-          "| its JSON answer | JSON dump+load of it | valuing the candidates: values | a score() call each |")
+    print(
+        "| images | one search (200 hits): engine (shard.query) | EdgeIndex.search | via the index service "
+        "| its JSON answer | JSON dump+load of it | valuing the candidates: values | a score() call each |"
+    )
     print("|---|---|---|---|---|---|---|---|")
-    for size, runs, hop, scoring, _ in notes:
-        batch = (f"{scoring['batch_ms']:.1f} ms (max Δ {scoring['max_diff']:.0e})"
-                 if scoring["batch_ms"] is not None else "n/a")
-        print(f"| {size:,} | {hop['engine_ms']:.2f} ms | {hop['edge_ms']:.2f} ms | {hop['service_ms']:.2f} ms | "
-              f"{hop['answer_kb']:.0f} KB | {hop['json_ms']:.2f} ms | {batch} | {scoring['loop_ms']:.1f} ms |")
-    print(f"\ntotal {time.perf_counter() - begun:.0f} s; at most {args.requests} requests and {args.seconds:.0f} s per "
-          f"run; the HTTP clients run in this process, on the same {os.cpu_count()} cores as the gateway and "
-          "the index service")
+    for size, _runs, hop, scoring, _ in notes:
+        batch = (
+            f"{scoring['batch_ms']:.1f} ms (max Δ {scoring['max_diff']:.0e})"
+            if scoring["batch_ms"] is not None
+            else "n/a"
+        )
+        print(
+            f"| {size:,} | {hop['engine_ms']:.2f} ms | {hop['edge_ms']:.2f} ms | {hop['service_ms']:.2f} ms | "
+            f"{hop['answer_kb']:.0f} KB | {hop['json_ms']:.2f} ms | {batch} | {scoring['loop_ms']:.1f} ms |"
+        )
+    print(
+        f"\ntotal {time.perf_counter() - begun:.0f} s; at most {args.requests} requests and {args.seconds:.0f} s per "
+        f"run; the HTTP clients run in this process, on the same {os.cpu_count()} cores as the gateway and "
+        "the index service"
+    )
 
 
 if __name__ == "__main__":

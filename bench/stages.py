@@ -5,50 +5,61 @@ loaded through the same `from_pretrained` path as real ones: DETR with a ResNet-
 (the `facebook/detr-resnet-50` architecture) and CLIP ViT-B/32. Real weights cannot be
 downloaded on the development machines; speed does not depend on the weights' values.
 
-    .venv/bin/python bench/stages.py [--images 16] [--size 800] [--device cpu|cuda] [--batch 1]
+    .venv/bin/python -m bench.stages [--images 16] [--size 800] [--device cpu|cuda] [--batch 1]
                                      [--no-pipeline]
 
 On a GPU machine: `--device cuda --batch 32 --images 256 --no-pipeline` (bf16 autocast is on
 for CUDA in the detector and the embedder).
 """
+
 from __future__ import annotations
 
 import argparse
 import io
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from PIL import Image  # noqa: E402
+import numpy as np
+import torch
+from PIL import Image
 
 
 def build_models(folder: Path) -> tuple[Path, Path]:
     from transformers import CLIPConfig, CLIPModel, DetrConfig, DetrForObjectDetection, ResNetConfig
 
-    from streams.enrich.labels import COCO_LABELS
-    from tests.tiny_models import build_tiny_clip, build_tiny_detr
+    from core.labels import COCO_LABELS
+    from tests.support.models import build_tiny_clip, build_tiny_detr
 
     torch.manual_seed(0)
     detr_dir, clip_dir = folder / "detr-r50", folder / "clip-b32"
     build_tiny_detr(detr_dir)  # its processor and layout; the weights are replaced below
-    backbone = ResNetConfig(depths=[3, 4, 6, 3], hidden_sizes=[256, 512, 1024, 2048], layer_type="bottleneck",
-                            out_features=["stage4"])
-    config = DetrConfig(use_timm_backbone=False, use_pretrained_backbone=False, backbone_config=backbone,
-                        id2label=COCO_LABELS, label2id={v: k for k, v in COCO_LABELS.items()})
+    backbone = ResNetConfig(
+        depths=[3, 4, 6, 3], hidden_sizes=[256, 512, 1024, 2048], layer_type="bottleneck", out_features=["stage4"]
+    )
+    config = DetrConfig(
+        use_timm_backbone=False,
+        use_pretrained_backbone=False,
+        backbone_config=backbone,
+        id2label=COCO_LABELS,
+        label2id={v: k for k, v in COCO_LABELS.items()},
+    )
     DetrForObjectDetection(config).save_pretrained(detr_dir)
     build_tiny_clip(clip_dir)  # its tokenizer and processor; a full-size model replaces the tiny one
     processor_config = clip_dir / "preprocessor_config.json"
     text = processor_config.read_text().replace('"height": 32', '"height": 224').replace('"width": 32', '"width": 224')
     processor_config.write_text(text.replace('"shortest_edge": 32', '"shortest_edge": 224'))
     tiny = CLIPConfig.from_pretrained(clip_dir)
-    full = CLIPConfig(text_config={"vocab_size": tiny.text_config.vocab_size, "eos_token_id": 1, "bos_token_id": 0,
-                                   "pad_token_id": 1}, vision_config={})
+    full = CLIPConfig(
+        text_config={
+            "vocab_size": tiny.text_config.vocab_size,
+            "eos_token_id": 1,
+            "bos_token_id": 0,
+            "pad_token_id": 1,
+        },
+        vision_config={},
+    )
     CLIPModel(full).save_pretrained(clip_dir)
     return detr_dir, clip_dir
 
@@ -84,14 +95,18 @@ def stage_costs(data: list[bytes], detector, embedder, batch: int) -> dict[str, 
     costs = {
         "exif": median_ms(exif.extract, data),
         "decode for detection": median_ms(lambda d: images.decode_rgb(d, detect_side), data),
-        "colours + thumbnail": median_ms(lambda d: (lambda im: (colors.dominant_colors(im), images.jpeg_thumbnail(
-            im, images.THUMB_SIDE)))(images.decode_rgb(d, images.THUMB_SIDE)), data),
+        "colours + thumbnail": median_ms(
+            lambda d: (lambda im: (colors.dominant_colors(im), images.jpeg_thumbnail(im, images.THUMB_SIDE)))(
+                images.decode_rgb(d, images.THUMB_SIDE)
+            ),
+            data,
+        ),
         "clip embedding": median_ms(lambda d: embedder.embed_images([images.decode_rgb(d, images.THUMB_SIDE)]), data),
     }
     detector.detect(decoded[:1])  # warm-up
     started = time.perf_counter()
     for i in range(0, len(decoded), batch):
-        detector.detect(decoded[i:i + batch])
+        detector.detect(decoded[i : i + batch])
     costs[f"detection (batch {batch})"] = (time.perf_counter() - started) * 1000 / len(decoded)
     if detector.device.type == "cpu":  # the CPU has AVX-512 BF16: is autocast worth it here?
         fp32 = [set(detector.detect([im])[0]) for im in decoded]
@@ -116,13 +131,22 @@ def detection_alone_rate(data: list[bytes], detector) -> float:
 def pipeline_rate(data: list[bytes], detr: Path, clip: Path, size: int, workdir: Path) -> float:
     import httpx
 
+    from core.settings import Settings
     from viewfinder.embedded.process import free_port
-    from viewfinder.settings import Settings
     from viewfinder.stack import Stack
 
-    stack = Stack(Settings.from_env({}).replace(
-        data_dir=workdir / "stack", port=free_port(), detr_model=str(detr), detr_size=size, clip_model=str(clip),
-        clip_dim=512, detr_threshold=0.5, broker_session_timeout=6.0))
+    stack = Stack(
+        Settings.from_env({}).replace(
+            data_dir=workdir / "stack",
+            port=free_port(),
+            detr_model=str(detr),
+            detr_size=size,
+            clip_model=str(clip),
+            clip_dim=512,
+            detr_threshold=0.5,
+            broker_session_timeout=6.0,
+        )
+    )
     settings = stack.start()
     try:
         with httpx.Client(base_url=settings.gateway_url, timeout=120) as client:
@@ -130,8 +154,9 @@ def pipeline_rate(data: list[bytes], detr: Path, clip: Path, size: int, workdir:
             warm = client.post("/gather/uploads", files=[("files", ("warm.jpg", data[0] + b"\0", "image/jpeg"))])
             wait_enriched(client, warm.json()["ids"])
             started = time.perf_counter()
-            ids = client.post("/gather/uploads", files=[("files", (f"{i}.jpg", d, "image/jpeg"))
-                                                          for i, d in enumerate(data[1:], 1)]).json()["ids"]
+            ids = client.post(
+                "/gather/uploads", files=[("files", (f"{i}.jpg", d, "image/jpeg")) for i, d in enumerate(data[1:], 1)]
+            ).json()["ids"]
             wait_enriched(client, ids)
             return len(ids) / (time.perf_counter() - started)
     finally:
@@ -155,8 +180,8 @@ def main() -> None:
     parser.add_argument("--no-pipeline", action="store_true", help="skip the end-to-end run")
     args = parser.parse_args()
 
-    from streams.enrich.clip import ImageEmbedder
-    from streams.enrich.detect import Detector
+    from inference.clip import ImageEmbedder
+    from inference.detection import Detector
 
     workdir = Path(tempfile.mkdtemp(prefix="viewfinder-bench-"))
     workdir.chmod(0o755)
@@ -164,8 +189,10 @@ def main() -> None:
     detector = Detector(str(detr), threshold=0.5, size=args.size, device=args.device)
     embedder = ImageEmbedder(str(clip), device=args.device)
     data = photos(args.images)
-    print(f"device {detector.device}, torch threads {torch.get_num_threads()}, {len(data)} images of 1080x720, "
-          f"detector short side {args.size}")
+    print(
+        f"device {detector.device}, torch threads {torch.get_num_threads()}, {len(data)} images of 1080x720, "
+        f"detector short side {args.size}"
+    )
     for stage, ms in stage_costs(data, detector, embedder, args.batch).items():
         print(f"  {stage:<28} {ms:8.1f}" + ("" if stage.startswith("bf16 same") else " ms/image"))
     if args.no_pipeline:

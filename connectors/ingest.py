@@ -1,22 +1,14 @@
 """The one way an image enters Viewfinder, whatever its source: the original bytes into the
 object store unchanged, a row in PostgreSQL, an arrival event on Kafka."""
+
 from __future__ import annotations
 
-import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
+from core.ids import content_id
+from core.images import CONTENT_TYPES, BadImage, identify, original_key
+from schemas.pipeline import ARRIVED
 from schemas.records import ImageArrived
-from streams.enrich import BadImage
-from streams.enrich.images import identify
-
-CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif",
-                 "TIFF": "image/tiff", "BMP": "image/bmp", "MPO": "image/jpeg"}
-ARRIVED_TOPIC = "viewfinder.images.arrived"
-
-
-def image_id(data: bytes) -> str:
-    """The same bytes are always the same image: uploads and downloads alike."""
-    return hashlib.sha256(data).hexdigest()[:32]
 
 
 class Ingestor:
@@ -38,17 +30,24 @@ class Ingestor:
         content_type = CONTENT_TYPES.get(fmt)
         if content_type is None:
             raise BadImage(f"unsupported image format {fmt}")
-        iid = image_id(data)
-        key = f"originals/{iid}"
+        iid = content_id(data)
+        key = original_key(iid)
         if not self.store.exists(key):
             self.store.put(key, data, content_type)
-        event = ImageArrived(id=iid, object_key=key, source=source, filename=filename, content_type=content_type,
-                             size=len(data), arrived_at=datetime.now(timezone.utc).isoformat())
-        prior = self.db.record_arrival(event)
+        event = ImageArrived(
+            id=iid,
+            object_key=key,
+            source=source,
+            filename=filename,
+            content_type=content_type,
+            size=len(data),
+            arrived_at=datetime.now(UTC).isoformat(),
+        )
+        prior = self.db.images.record_arrival(event)
         if before_publish is not None:
             before_publish(iid)
         if prior != "enriched":
-            self.publisher.publish(ARRIVED_TOPIC, iid, event)
+            self.publisher.publish(ARRIVED.name, iid, event)
         return iid, prior is not None
 
     def redrive(self) -> int:
@@ -58,7 +57,7 @@ class Ingestor:
         only record of work in flight. Replays are harmless: every sink is idempotent.
         """
         count, after = 0, ""
-        while rows := self.db.images_by_status("arrived", limit=1000, after=after):
+        while rows := self.db.images.by_status("arrived", limit=1000, after=after):
             count += self._announce(rows)
             after = rows[-1]["id"]
         self.publisher.flush()
@@ -66,13 +65,23 @@ class Ingestor:
 
     def retry_failed(self, stage: str | None = None, ids: list[str] | None = None) -> int:
         """Send dead-lettered images through the pipeline again (after a fix, or a model came back)."""
-        count = self._announce(self.db.reopen_failed(stage, ids))
+        count = self._announce(self.db.images.reopen_failed(stage, ids))
         self.publisher.flush()
         return count
 
     def _announce(self, rows: list[dict]) -> int:
         for row in rows:
-            self.publisher.publish(ARRIVED_TOPIC, row["id"], ImageArrived(
-                id=row["id"], object_key=row["object_key"], source=row["source"], filename=row["filename"],
-                content_type=row["content_type"], size=row["size"], arrived_at=row["arrived_at"].isoformat()))
+            self.publisher.publish(
+                ARRIVED.name,
+                row["id"],
+                ImageArrived(
+                    id=row["id"],
+                    object_key=row["object_key"],
+                    source=row["source"],
+                    filename=row["filename"],
+                    content_type=row["content_type"],
+                    size=row["size"],
+                    arrived_at=row["arrived_at"].isoformat(),
+                ),
+            )
         return len(rows)

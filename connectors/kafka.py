@@ -1,5 +1,6 @@
 """confluent-kafka for the publishers outside the Faust worker (uploads, re-drives) and for
 creating topics up front with the partition count from settings."""
+
 from __future__ import annotations
 
 import json
@@ -8,7 +9,8 @@ import logging
 from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from schemas.records import TOPICS
+from core.settings import Settings
+from schemas.pipeline import TOPICS
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +18,9 @@ log = logging.getLogger(__name__)
 def ensure_topics(bootstrap: str, partitions: int, timeout: float = 30) -> list[str]:
     admin = AdminClient({"bootstrap.servers": bootstrap})
     existing = set(admin.list_topics(timeout=timeout).topics)
-    missing = [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in TOPICS if name not in existing]
+    missing = [
+        NewTopic(t.name, num_partitions=partitions, replication_factor=1) for t in TOPICS if t.name not in existing
+    ]
     if not missing:
         return []
     created = []
@@ -42,17 +46,20 @@ class EventPublisher:
     """
 
     def __init__(self, bootstrap: str):
-        self.producer = Producer({
-            "bootstrap.servers": bootstrap,
-            "partitioner": "murmur2_random",
-            "acks": "all",
-            "linger.ms": 5,
-            "message.timeout.ms": 30000,
-        })
+        self.producer = Producer(
+            {
+                "bootstrap.servers": bootstrap,
+                "partitioner": "murmur2_random",
+                "acks": "all",
+                "linger.ms": 5,
+                "message.timeout.ms": 30000,
+            }
+        )
 
     def publish(self, topic: str, key: str, record) -> None:
-        self.producer.produce(topic, key=key.encode(), value=json.dumps(record.to_representation()).encode(),
-                              on_delivery=self._delivered)
+        self.producer.produce(
+            topic, key=key.encode(), value=json.dumps(record.to_representation()).encode(), on_delivery=self._delivered
+        )
         self.producer.poll(0)
 
     def flush(self, timeout: float = 30) -> None:
@@ -64,3 +71,9 @@ class EventPublisher:
     def _delivered(err, msg) -> None:
         if err is not None:
             log.error("event for %s not delivered: %s", msg.key(), err)
+
+
+def open_publisher(settings: Settings) -> EventPublisher:
+    if not settings.broker:
+        raise RuntimeError("no broker configured: set VIEWFINDER_BROKER (or run `viewfinder up`)")
+    return EventPublisher(settings.broker)

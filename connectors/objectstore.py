@@ -1,5 +1,6 @@
 """S3 / MinIO through the minio SDK. Objects are keyed by image id, so writing the same
 image twice stores it once."""
+
 from __future__ import annotations
 
 import io
@@ -7,15 +8,13 @@ import io
 from minio import Minio
 from minio.error import S3Error
 
+from core.settings import Settings
+
 
 class ObjectStore:
     def __init__(self, endpoint: str, access_key: str, secret_key: str, bucket: str, secure: bool = False):
         self.client = Minio(endpoint, access_key=access_key or None, secret_key=secret_key or None, secure=secure)
         self.bucket = bucket
-
-    @classmethod
-    def from_settings(cls, s) -> "ObjectStore":
-        return cls(s.s3_endpoint, s.s3_access_key, s.s3_secret_key, s.s3_bucket, s.s3_secure)
 
     def ensure_bucket(self) -> None:
         if not self.client.bucket_exists(self.bucket):
@@ -48,3 +47,11 @@ class ObjectStore:
             if exc.code in ("NoSuchKey", "NoSuchObject", "NotFound"):
                 return False
             raise
+
+
+def open_store(settings: Settings) -> ObjectStore:
+    if not settings.s3_endpoint:
+        raise RuntimeError("no object store configured: set VIEWFINDER_S3_ENDPOINT (or run `viewfinder up`)")
+    return ObjectStore(
+        settings.s3_endpoint, settings.s3_access_key, settings.s3_secret_key, settings.s3_bucket, settings.s3_secure
+    )

@@ -10,6 +10,7 @@ nearness to ``vector``, or, given ``positives``/``negatives`` (example vectors),
 recommend (best score); ``among`` keeps only those ids, ``exclude`` drops them. `search_many`
 takes a list of such searches as keyword dicts and answers them together (one round trip).
 """
+
 from __future__ import annotations
 
 import threading
@@ -18,15 +19,26 @@ from typing import Protocol
 
 import httpx
 
-from schemas.vectors import PAYLOAD_INDEXES, collection_vectors, image_id, point_id
+from core.ids import from_point_id, point_id
+from core.settings import Settings
+from schemas.vectors import PAYLOAD_INDEXES, collection_vectors
 
 
 class VectorIndex(Protocol):
     def ensure(self) -> None: ...
     def upsert(self, points: list[dict]) -> None: ...
-    def search(self, using: str, vector: list[float] | None = None, must: dict | None = None, limit: int = 10, *,
-               positives: list | None = None, negatives: list | None = None,
-               among: list[str] | None = None, exclude: list[str] | None = None) -> list[dict]: ...
+    def search(
+        self,
+        using: str,
+        vector: list[float] | None = None,
+        must: dict | None = None,
+        limit: int = 10,
+        *,
+        positives: list | None = None,
+        negatives: list | None = None,
+        among: list[str] | None = None,
+        exclude: list[str] | None = None,
+    ) -> list[dict]: ...
     def search_many(self, requests: list[dict]) -> list[list[dict]]: ...
     def vectors(self, ids: list[str], using: str) -> dict[str, list[float]]: ...
     def count(self) -> int: ...
@@ -40,8 +52,9 @@ class EdgeIndex:
         self.qe = qe
         self.path = Path(path)
         self.lock = threading.Lock()
-        config = qe.EdgeConfig(vectors={name: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)
-                                        for name, dim in vectors.items()})
+        config = qe.EdgeConfig(
+            vectors={name: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine) for name, dim in vectors.items()}
+        )
         if (self.path / "edge_config.json").exists() or any(self.path.glob("segments*")):
             self.shard = qe.EdgeShard.load(str(self.path), config)
         else:
@@ -72,19 +85,21 @@ class EdgeIndex:
         must_not = [qe.HasIdCondition({point_id(i) for i in exclude})] if exclude else None
         return qe.Filter(must=conditions or None, must_not=must_not) if conditions or must_not else None
 
-    def _request(self, using, vector=None, must=None, limit=10, *, positives=None, negatives=None, among=None,
-                 exclude=None):
+    def _request(
+        self, using, vector=None, must=None, limit=10, *, positives=None, negatives=None, among=None, exclude=None
+    ):
         qe = self.qe
         if positives or negatives:
-            query = qe.Query.RecommendBestScore(qe.RecommendQuery(list(positives or []), list(negatives or [])),
-                                                using=using)
+            query = qe.Query.RecommendBestScore(
+                qe.RecommendQuery(list(positives or []), list(negatives or [])), using=using
+            )
         else:
             query = qe.Query.Nearest(list(vector), using=using)
         return qe.QueryRequest(limit=limit, query=query, filter=self._filter(must, among, exclude), with_payload=True)
 
     @staticmethod
     def _hits(points) -> list[dict]:
-        return [{"id": image_id(h.id), "score": h.score, "payload": h.payload or {}} for h in points]
+        return [{"id": from_point_id(h.id), "score": h.score, "payload": h.payload or {}} for h in points]
 
     def search(self, using, vector=None, must=None, limit=10, **options) -> list[dict]:
         return self._hits(self.shard.query(self._request(using, vector, must, limit, **options)))
@@ -95,26 +110,34 @@ class EdgeIndex:
 
     def vectors(self, ids: list[str], using: str) -> dict[str, list[float]]:
         records = self.shard.retrieve([point_id(i) for i in ids], with_payload=False, with_vector=[using])
-        return {image_id(r.id): list(r.vector[using]) for r in records if r.vector and using in r.vector}
+        return {from_point_id(r.id): v for r in records if (v := _named(r.vector, using)) is not None}
 
     def count(self) -> int:
         return self.shard.count(self.qe.CountRequest(exact=True))
 
     def ids(self, page: int = 10_000) -> list[str]:
         """Every point's image id, in the engine's order."""
-        out, offset = [], None
+        out: list[str] = []
+        offset = None
         while True:
-            records, offset = self.shard.scroll(self.qe.ScrollRequest(offset=offset, limit=page, with_payload=False,
-                                                                      with_vector=False))
-            out.extend(image_id(r.id) for r in records)
+            records, offset = self.shard.scroll(
+                self.qe.ScrollRequest(offset=offset, limit=page, with_payload=False, with_vector=False)
+            )
+            out.extend(from_point_id(r.id) for r in records)
             if offset is None:
                 return out
 
     def points(self, ids: list[str], using: str) -> list[dict]:
         """Points with one named vector and their payload, for readers that mirror a space."""
         records = self.shard.retrieve([point_id(i) for i in ids], with_payload=True, with_vector=[using])
-        return [{"id": image_id(r.id), "vector": list(r.vector[using]) if r.vector and using in r.vector else None,
-                 "payload": r.payload or {}} for r in records]
+        return [
+            {
+                "id": from_point_id(r.id),
+                "vector": _named(r.vector, using),
+                "payload": r.payload or {},
+            }
+            for r in records
+        ]
 
     def close(self) -> None:
         with self.lock:
@@ -128,48 +151,72 @@ class QdrantIndex:
 
         self.models = models
         # ":memory:" is qdrant-client's local mode: the same API without a server (tests).
-        self.client = (QdrantClient(location=url) if url == ":memory:"
-                       else QdrantClient(url=url, api_key=api_key or None))
+        self.client = (
+            QdrantClient(location=url) if url == ":memory:" else QdrantClient(url=url, api_key=api_key or None)
+        )
         self.collection, self.vector_sizes = collection, vectors
 
     def ensure(self) -> None:
         m = self.models
         if not self.client.collection_exists(self.collection):
-            self.client.create_collection(self.collection, vectors_config={
-                name: m.VectorParams(size=dim, distance=m.Distance.COSINE) for name, dim in self.vector_sizes.items()})
+            self.client.create_collection(
+                self.collection,
+                vectors_config={
+                    name: m.VectorParams(size=dim, distance=m.Distance.COSINE)
+                    for name, dim in self.vector_sizes.items()
+                },
+            )
         kinds = {"keyword": m.PayloadSchemaType.KEYWORD, "integer": m.PayloadSchemaType.INTEGER}
         for field, kind in PAYLOAD_INDEXES.items():
             self.client.create_payload_index(self.collection, field, kinds[kind])
 
     def upsert(self, points: list[dict]) -> None:
         if points:
-            self.client.upsert(self.collection, wait=True, points=[
-                self.models.PointStruct(id=point_id(p["id"]), vector=p["vectors"], payload=p.get("payload") or {})
-                for p in points])
+            self.client.upsert(
+                self.collection,
+                wait=True,
+                points=[
+                    self.models.PointStruct(id=point_id(p["id"]), vector=p["vectors"], payload=p.get("payload") or {})
+                    for p in points
+                ],
+            )
 
-    def search(self, using, vector=None, must=None, limit=10, *, positives=None, negatives=None, among=None,
-               exclude=None) -> list[dict]:
+    def search(
+        self, using, vector=None, must=None, limit=10, *, positives=None, negatives=None, among=None, exclude=None
+    ) -> list[dict]:
         m = self.models
-        conditions = [m.FieldCondition(key=k, match=m.MatchAny(any=list(v)) if isinstance(v, (list, tuple))
-                                       else m.MatchValue(value=v)) for k, v in (must or {}).items()]
+        conditions = [
+            m.FieldCondition(
+                key=k, match=m.MatchAny(any=list(v)) if isinstance(v, (list, tuple)) else m.MatchValue(value=v)
+            )
+            for k, v in (must or {}).items()
+        ]
         if among is not None:
             conditions.append(m.HasIdCondition(has_id=[point_id(i) for i in among]))
         must_not = [m.HasIdCondition(has_id=[point_id(i) for i in exclude])] if exclude else None
         query_filter = m.Filter(must=conditions or None, must_not=must_not) if conditions or must_not else None
-        query = (m.RecommendQuery(recommend=m.RecommendInput(positive=list(positives or []) or None,
-                                                             negative=list(negatives or []) or None,
-                                                             strategy=m.RecommendStrategy.BEST_SCORE))
-                 if positives or negatives else list(vector))
-        hits = self.client.query_points(self.collection, query=query, using=using, query_filter=query_filter,
-                                        limit=limit, with_payload=True).points
-        return [{"id": image_id(h.id), "score": h.score, "payload": h.payload or {}} for h in hits]
+        query = (
+            m.RecommendQuery(
+                recommend=m.RecommendInput(
+                    positive=list(positives or []) or None,
+                    negative=list(negatives or []) or None,
+                    strategy=m.RecommendStrategy.BEST_SCORE,
+                )
+            )
+            if positives or negatives
+            else list(vector)
+        )
+        hits = self.client.query_points(
+            self.collection, query=query, using=using, query_filter=query_filter, limit=limit, with_payload=True
+        ).points
+        return [{"id": from_point_id(h.id), "score": h.score, "payload": h.payload or {}} for h in hits]
 
     def search_many(self, requests: list[dict]) -> list[list[dict]]:
         return [self.search(**r) for r in requests]
 
     def vectors(self, ids: list[str], using: str) -> dict[str, list[float]]:
         records = self.client.retrieve(self.collection, [point_id(i) for i in ids], with_vectors=[using])
-        return {image_id(r.id): list(r.vector[using]) for r in records if r.vector and using in r.vector}
+        return {from_point_id(r.id): v for r in records if (v := _named(r.vector, using)) is not None}
 
     def count(self) -> int:
         return self.client.count(self.collection, exact=True).count
@@ -194,11 +241,22 @@ class IndexServiceClient:
         if points:
             self._post("/upsert", {"points": points})
 
-    def search(self, using, vector=None, must=None, limit=10, *, positives=None, negatives=None, among=None,
-               exclude=None) -> list[dict]:
-        return self._post("/search", {"using": using, "vector": None if vector is None else list(vector),
-                                      "must": must or {}, "limit": limit, "positives": positives,
-                                      "negatives": negatives, "among": among, "exclude": exclude})["hits"]
+    def search(
+        self, using, vector=None, must=None, limit=10, *, positives=None, negatives=None, among=None, exclude=None
+    ) -> list[dict]:
+        return self._post(
+            "/search",
+            {
+                "using": using,
+                "vector": None if vector is None else list(vector),
+                "must": must or {},
+                "limit": limit,
+                "positives": positives,
+                "negatives": negatives,
+                "among": among,
+                "exclude": exclude,
+            },
+        )["hits"]
 
     def search_many(self, requests: list[dict]) -> list[list[dict]]:
         return self._post("/search_many", {"requests": requests})["results"]
@@ -218,15 +276,21 @@ class IndexServiceClient:
         self.http.close()
 
 
-def open_index(settings, replica: bool = False) -> VectorIndex:
-    """``replica``: mirror the embedded index's colour space in this process (the gateway)."""
-    if settings.qdrant_url:
-        return QdrantIndex(settings.qdrant_url, settings.qdrant_collection, collection_vectors(settings.clip_dim),
-                           settings.qdrant_api_key)
-    if settings.index_url:
-        if replica:
-            from .replica import ReplicatedIndex
+def _named(vector, using: str) -> list[float] | None:
+    """A point's named vector ``using`` as a list, None where the point lacks it."""
+    named = vector.get(using) if isinstance(vector, dict) else None
+    return None if named is None else list(named)
 
-            return ReplicatedIndex(IndexServiceClient(settings.index_url), collection_vectors(settings.clip_dim)["palette"])
+
+def open_index(settings: Settings) -> VectorIndex:
+    """A Qdrant server when VIEWFINDER_QDRANT_URL is set, else the embedded index service."""
+    if settings.qdrant_url:
+        return QdrantIndex(
+            settings.qdrant_url,
+            settings.qdrant_collection,
+            collection_vectors(settings.clip_dim),
+            settings.qdrant_api_key,
+        )
+    if settings.index_url:
         return IndexServiceClient(settings.index_url)
     raise RuntimeError("no vector index configured: set VIEWFINDER_QDRANT_URL (or run `viewfinder up`)")

@@ -3,7 +3,7 @@
 Every ~2 s one cheap query asks whether the set of enriched images changed (how many, and
 the latest enrichment time); only then, or when a filter changes, are the graphs queried
 again and each data source replaced in place, so an open page follows the pipeline without
-reloading. The graph data come from `dashboards.graphs` (aggregated in PostgreSQL); the
+reloading. The graph data come from `query.analytics.graphs` (aggregated in PostgreSQL); the
 columns from `dashboards.columns` (pure); this module is only the Bokeh glue.
 
 The tag dendrogram groups tags by meaning with the gateway's text model, asked through its
@@ -11,27 +11,37 @@ The tag dendrogram groups tags by meaning with the gateway's text model, asked t
 ~150 MB to ~600 MB resident for ~80 short labels. Without a gateway (or before its model has
 loaded) the page groups tags by co-occurrence, and its title says so.
 """
+
 from __future__ import annotations
 
-import asyncio
 import html
 import logging
 import threading
 import time
 import weakref
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 import httpx
 import numpy as np
 from bokeh.layouts import layout, row
-from bokeh.models import (Button, ColumnDataSource, DateRangePicker, Div, FixedTicker, HoverTool, Range1d, Select,
-                          WMTSTileSource)
+from bokeh.models import (
+    Button,
+    ColumnDataSource,
+    DateRangePicker,
+    Div,
+    FixedTicker,
+    HoverTool,
+    Range1d,
+    Select,
+    WMTSTileSource,
+)
 from bokeh.plotting import figure
 from bokeh.transform import dodge
 
-from . import columns, graphs, worldmap
+from query.analytics import graphs
+
+from . import background, columns, worldmap
 
 log = logging.getLogger("viewfinder.dashboards.collection")
 
@@ -43,9 +53,18 @@ WIDTH_COLOUR, HEIGHT_COLOUR, BAR_COLOUR, POINT_COLOUR = "#4c78a8", "#f58518", "#
 TILE_ATTRIBUTION = "© OpenStreetMap contributors"
 
 # Graph requests of a page: name of the data source's graph → graph() name.
-REQUESTS = {"size/static": STATIC, "size/dynamic": "size/dynamic", "year": "year", "brand": "brand", "map": "map",
-            "countries": "countries", "altitude": "altitude", "dominant_color": "dominant_color",
-            "tags/top": "tags/top", "tags/dendrogram": "tags/dendrogram"}
+REQUESTS = {
+    "size/static": STATIC,
+    "size/dynamic": "size/dynamic",
+    "year": "year",
+    "brand": "brand",
+    "map": "map",
+    "countries": "countries",
+    "altitude": "altitude",
+    "dominant_color": "dominant_color",
+    "tags/top": "tags/top",
+    "tags/dendrogram": "tags/dendrogram",
+}
 
 # Data source name → (graph, columns from graph data). A browser or a test finds each source
 # with `Bokeh.documents[0].get_model_by_name("graph:year")` and the like.
@@ -62,10 +81,6 @@ SOURCES = {
     "graph:tags/dendrogram": ("tags/dendrogram", columns.dendrogram),
     # "graph:map" depends on the projection: see CollectionPage.
 }
-
-# Bounded, so that the page's queries never take every connection of the pool (which
-# refuses rather than waits) and many open pages cannot swamp the database.
-_EXECUTOR = ThreadPoolExecutor(max_workers=2, thread_name_prefix="collection-graphs")
 
 
 class SharedGraphs:
@@ -84,10 +99,7 @@ class SharedGraphs:
         with self._lock:
             if self._checked and time.monotonic() - self._checked[0] < self.check_every:
                 return self._checked[1]
-        with self.db.cursor() as cur:
-            cur.execute("SELECT count(*) AS n, max(enriched_at) AS latest FROM images WHERE status = 'enriched'")
-            r = cur.fetchone()
-        version = (int(r["n"]), r["latest"].isoformat() if r["latest"] else None)
+        version = self.db.images.enriched_version()
         with self._lock:
             self._checked = (time.monotonic(), version)
         return version
@@ -98,22 +110,23 @@ class SharedGraphs:
             if key in self._results:
                 self._results.move_to_end(key)
                 return self._results[key]
-        value = (self._by_meaning(filters) if name == "tags/dendrogram" else None) \
-            or graphs.graph(self.db, name, filters)
+        value = (self._by_meaning(filters) if name == "tags/dendrogram" else None) or graphs.graph(
+            self.db, name, filters
+        )
         with self._lock:
             self._results[key] = value
             while len(self._results) > self.size:
                 self._results.popitem(last=False)
         return value
 
-
     def _by_meaning(self, filters: graphs.Filters) -> dict | None:
         """The dendrogram from the gateway when its text model grouped the tags; else None."""
         if not self.gateway_url:
             return None
         try:
-            response = httpx.get(f"{self.gateway_url}/visualize/graph/tags/dendrogram", params=filters.to_query(),
-                                 timeout=10)
+            response = httpx.get(
+                f"{self.gateway_url}/visualize/graph/tags/dendrogram", params=filters.to_query(), timeout=10
+            )
             response.raise_for_status()
             body = response.json()
         except (httpx.HTTPError, ValueError) as exc:
@@ -138,18 +151,21 @@ def load(shared: SharedGraphs, filters: graphs.Filters, version: tuple | None = 
     raised, so one failing graph does not blank the others) and the filter options, which
     come from the unfiltered collection so that a chosen make does not hide the other makes."""
     version = shared.version() if version is None else version
-    out = {"version": version, "graphs": {}, "errors": {}}
+    out: dict = {"version": version, "graphs": {}, "errors": {}}
     for key, name in REQUESTS.items():
         try:
             out["graphs"][key] = shared.graph(version, name, filters)
-        except Exception as exc:  # noqa: BLE001 - shown on the page, the next change tries again
+        except Exception as exc:
             log.exception("graph %s failed", name)
             out["errors"][key] = f"{type(exc).__name__}: {exc}"
     for key, name in (("makes", "brand"), ("tags", "tags/top")):
         try:
-            out[key] = out["graphs"][name] if filters == graphs.Filters() and name in out["graphs"] \
+            out[key] = (
+                out["graphs"][name]
+                if filters == graphs.Filters() and name in out["graphs"]
                 else shared.graph(version, name, graphs.Filters())
-        except Exception:  # noqa: BLE001 - the options simply stay as they were
+            )
+        except Exception:
             log.exception("filter options from %s failed", name)
     return out
 
@@ -164,8 +180,15 @@ def _cities(web_mercator: bool) -> dict:
 
 def _counts_figure(title: str, x_label: str) -> figure:
     """Images counted per category (the categories arrive with the data)."""
-    plot = figure(x_range=[], height=PLOT_HEIGHT, sizing_mode="stretch_width", title=title, toolbar_location=None,
-                  y_axis_label="images", x_axis_label=x_label)
+    plot = figure(
+        x_range=[],
+        height=PLOT_HEIGHT,
+        sizing_mode="stretch_width",
+        title=title,
+        toolbar_location=None,
+        y_axis_label="images",
+        x_axis_label=x_label,
+    )
     plot.y_range.start = 0
     plot.xgrid.grid_line_color = None
     return plot
@@ -180,10 +203,22 @@ def _bars(title: str, source: ColumnDataSource, x_label: str, tooltips: list, **
 
 def _size_plot(title: str, source: ColumnDataSource) -> figure:
     plot = _counts_figure(title, "pixels")
-    plot.vbar(x=dodge("label", -0.2, range=plot.x_range), top="width", width=0.38, source=source,
-              color=WIDTH_COLOUR, legend_label="width")
-    plot.vbar(x=dodge("label", 0.2, range=plot.x_range), top="height", width=0.38, source=source,
-              color=HEIGHT_COLOUR, legend_label="height")
+    plot.vbar(
+        x=dodge("label", -0.2, range=plot.x_range),
+        top="width",
+        width=0.38,
+        source=source,
+        color=WIDTH_COLOUR,
+        legend_label="width",
+    )
+    plot.vbar(
+        x=dodge("label", 0.2, range=plot.x_range),
+        top="height",
+        width=0.38,
+        source=source,
+        color=HEIGHT_COLOUR,
+        legend_label="height",
+    )
     plot.add_tools(HoverTool(tooltips=[("pixels", "@label"), ("by width", "@width"), ("by height", "@height")]))
     plot.legend.location = "top_right"
     return plot
@@ -218,12 +253,17 @@ class CollectionPage:
             "brand": _bars("Camera brands", s["graph:brand"], "make", [("make", "@label"), *counted]),
             "countries": _bars("Countries", s["graph:countries"], "country", [("country", "@label"), *counted]),
             "altitude": _bars("Altitude", s["graph:altitude"], "metres", [("altitude", "@label"), *counted]),
-            "dominant_color": _bars("Dominant colours (images with the colour)", s["graph:dominant_color"],
-                                    "CSS3 colour", [("colour", "@label"), ("hex", "@hex"), *counted,
-                                                    ("summed coverage", "@coverage{0.0}%")],
-                                    fill_color="hex", line_color="#888888"),
-            "tags/top": _bars("Top tags", s["graph:tags/top"], "tag",
-                              [("tag", "@label"), *counted, ("mean score", "@score{0.00}")]),
+            "dominant_color": _bars(
+                "Dominant colours (images with the colour)",
+                s["graph:dominant_color"],
+                "CSS3 colour",
+                [("colour", "@label"), ("hex", "@hex"), *counted, ("summed coverage", "@coverage{0.0}%")],
+                fill_color="hex",
+                line_color="#888888",
+            ),
+            "tags/top": _bars(
+                "Top tags", s["graph:tags/top"], "tag", [("tag", "@label"), *counted, ("mean score", "@score{0.00}")]
+            ),
             "treemap": self._treemap(),
             "map": self._map(),
             "tags/dendrogram": self._dendrogram(),
@@ -233,16 +273,38 @@ class CollectionPage:
         return plots
 
     def _treemap(self) -> figure:
-        plot = figure(x_range=Range1d(0, 100), y_range=Range1d(0, 100), height=PLOT_HEIGHT,
-                      sizing_mode="stretch_width", title="Dominant colours, area by summed coverage",
-                      toolbar_location=None)
+        plot = figure(
+            x_range=Range1d(0, 100),
+            y_range=Range1d(0, 100),
+            height=PLOT_HEIGHT,
+            sizing_mode="stretch_width",
+            title="Dominant colours, area by summed coverage",
+            toolbar_location=None,
+        )
         source = self.sources["graph:dominant_color/treemap"]
-        plot.quad(left="left", right="right", bottom="bottom", top="top", fill_color="hex", line_color="white",
-                  line_width=1, source=source)
-        plot.text(x="x", y="y", text="text", text_color="text_colour", text_align="center", text_baseline="middle",
-                  text_font_size="11px", source=source)
-        plot.add_tools(HoverTool(tooltips=[("colour", "@label"), ("hex", "@hex"), ("share", "@share{0.0}%"),
-                                           ("images", "@count")]))
+        plot.quad(
+            left="left",
+            right="right",
+            bottom="bottom",
+            top="top",
+            fill_color="hex",
+            line_color="white",
+            line_width=1,
+            source=source,
+        )
+        plot.text(
+            x="x",
+            y="y",
+            text="text",
+            text_color="text_colour",
+            text_align="center",
+            text_baseline="middle",
+            text_font_size="11px",
+            source=source,
+        )
+        plot.add_tools(
+            HoverTool(tooltips=[("colour", "@label"), ("hex", "@hex"), ("share", "@share{0.0}%"), ("images", "@count")])
+        )
         plot.axis.visible = False
         plot.grid.visible = False
         return plot
@@ -250,8 +312,13 @@ class CollectionPage:
     def _map(self) -> figure:
         source = self.sources["graph:map"]
         # Scaled with the width at 2:1, so that a degree is as long across as up (equirectangular).
-        common = dict(sizing_mode="scale_width", aspect_ratio=2, tools="pan,wheel_zoom,box_zoom,reset",
-                      active_scroll="wheel_zoom", title="Where the photos were taken")
+        common = dict(
+            sizing_mode="scale_width",
+            aspect_ratio=2,
+            tools="pan,wheel_zoom,box_zoom,reset",
+            active_scroll="wheel_zoom",
+            title="Where the photos were taken",
+        )
         cities = ColumnDataSource(_cities(bool(self.tiles)), name="map:cities")
         if self.tiles:
             (x0, y0), (x1, y1) = worldmap.WORLD_MERCATOR
@@ -260,23 +327,39 @@ class CollectionPage:
             plot.add_tile(WMTSTileSource(url=self.tiles, attribution=attribution))
         else:
             # Plain equirectangular: degrees on both axes, the city dots as the land.
-            plot = figure(x_range=(-180, 180), y_range=(-90, 90), x_axis_label="longitude",
-                          y_axis_label="latitude", **common)
+            plot = figure(
+                x_range=(-180, 180), y_range=(-90, 90), x_axis_label="longitude", y_axis_label="latitude", **common
+            )
             plot.scatter(x="x", y="y", source=cities, size=2.5, color="#8795a1", alpha=0.45, line_color=None)
             plot.background_fill_color = "#f4f7fa"
             plot.grid.grid_line_alpha = 0.4
-        points = plot.scatter(x="x", y="y", source=source, size=8, color=POINT_COLOUR, alpha=0.8,
-                              line_color="white")
-        plot.add_tools(HoverTool(renderers=[points], tooltips=[
-            ("image", "@id"), ("country", "@country"), ("make", "@make"),
-            ("latitude", "@latitude{0.0000}"), ("longitude", "@longitude{0.0000}")]))
+        points = plot.scatter(x="x", y="y", source=source, size=8, color=POINT_COLOUR, alpha=0.8, line_color="white")
+        plot.add_tools(
+            HoverTool(
+                renderers=[points],
+                tooltips=[
+                    ("image", "@id"),
+                    ("country", "@country"),
+                    ("make", "@make"),
+                    ("latitude", "@latitude{0.0000}"),
+                    ("longitude", "@longitude{0.0000}"),
+                ],
+            )
+        )
         return plot
 
     def _dendrogram(self) -> figure:
-        plot = figure(height=PLOT_HEIGHT + 200, sizing_mode="stretch_width", title="Tags grouped",
-                      toolbar_location=None, x_axis_label="distance", y_range=Range1d(0, 10))
-        plot.multi_line(xs="xs", ys="ys", source=self.sources["graph:tags/dendrogram"], line_color="#4c78a8",
-                        line_width=2)
+        plot = figure(
+            height=PLOT_HEIGHT + 200,
+            sizing_mode="stretch_width",
+            title="Tags grouped",
+            toolbar_location=None,
+            x_axis_label="distance",
+            y_range=Range1d(0, 10),
+        )
+        plot.multi_line(
+            xs="xs", ys="ys", source=self.sources["graph:tags/dendrogram"], line_color="#4c78a8", line_width=2
+        )
         plot.yaxis.ticker = FixedTicker(ticks=[])
         plot.ygrid.grid_line_color = None
         plot.x_range.start = 0
@@ -286,15 +369,19 @@ class CollectionPage:
     def root(self):
         p = self.plots
         filters = row(self.dates, self.make, self.tag, self.reset)
-        return layout([
-            [self.header], [filters],
-            [p["size/static"], p["size/dynamic"]],
-            [p["year"], p["brand"]],
-            [p["map"]],
-            [p["countries"], p["altitude"]],
-            [p["dominant_color"], p["treemap"]],
-            [p["tags/top"], p["tags/dendrogram"]],
-        ], sizing_mode="stretch_width")
+        return layout(
+            [
+                [self.header],
+                [filters],
+                [p["size/static"], p["size/dynamic"]],
+                [p["year"], p["brand"]],
+                [p["map"]],
+                [p["countries"], p["altitude"]],
+                [p["dominant_color"], p["treemap"]],
+                [p["tags/top"], p["tags/dendrogram"]],
+            ],
+            sizing_mode="stretch_width",
+        )
 
     # -- data ---------------------------------------------------------------
     def filters(self) -> graphs.Filters:
@@ -302,8 +389,9 @@ class CollectionPage:
         since, until = columns.as_date(since), columns.as_date(until)
         if since and until and since > until:
             since, until = until, since
-        return graphs.Filters(since=since, until=until, make=columns.choice(self.make.value),
-                              tag=columns.choice(self.tag.value))
+        return graphs.Filters(
+            since=since, until=until, make=columns.choice(self.make.value), tag=columns.choice(self.tag.value)
+        )
 
     def show(self, data: dict, filters: graphs.Filters) -> None:
         """Replace every source's data in place, with its ranges, ticks and titles."""
@@ -314,14 +402,27 @@ class CollectionPage:
         if "map" in g:
             self.sources["graph:map"].data = columns.points(g["map"], web_mercator=bool(self.tiles))
             shown = len(self.sources["graph:map"].data["id"])
-            self.plots["map"].title.text = ("Where the photos were taken: {} with GPS".format(g["map"]["count"])
-                                            + (f", {shown} shown" if g["map"]["truncated"] else ""))
-        for key in ("size/static", "size/dynamic", "year", "brand", "countries", "altitude", "dominant_color",
-                    "tags/top"):
+            self.plots["map"].title.text = "Where the photos were taken: {} with GPS".format(g["map"]["count"]) + (
+                f", {shown} shown" if g["map"]["truncated"] else ""
+            )
+        for key in (
+            "size/static",
+            "size/dynamic",
+            "year",
+            "brand",
+            "countries",
+            "altitude",
+            "dominant_color",
+            "tags/top",
+        ):
             if key in g:
                 self.plots[key].x_range.factors = [str(x) for x in g[key]["labels"]]
-        for key, what in (("year", "without a date"), ("brand", "without a make"),
-                          ("countries", "without GPS"), ("altitude", "without an altitude")):
+        for key, what in (
+            ("year", "without a date"),
+            ("brand", "without a make"),
+            ("countries", "without GPS"),
+            ("altitude", "without an altitude"),
+        ):
             if key in g:
                 unknown = g[key].get("unknown", 0)
                 self.plots[key].title.text = self.titles[key] + (f" ({unknown} {what})" if unknown else "")
@@ -349,22 +450,23 @@ class CollectionPage:
         text += f" · {html.escape(columns.describe(filters))}"
         if data["errors"]:
             failed = "; ".join(f"{k}: {v}" for k, v in sorted(data["errors"].items()))
-            text += f"<br><span style='color:#b00020'>graphs that failed, tried again on the next change: " \
-                    f"{html.escape(failed)}</span>"
+            text += (
+                f"<br><span style='color:#b00020'>graphs that failed, tried again on the next change: "
+                f"{html.escape(failed)}</span>"
+            )
         return text
 
     async def update(self) -> None:
         """Re-query when the collection or the filters changed. Runs under the session's
         document lock (Bokeh holds it across the awaits), so updates of one page never
         interleave; the queries run off the server's event loop, so other pages stay live."""
-        loop = asyncio.get_running_loop()
         try:
-            version = await loop.run_in_executor(_EXECUTOR, self.shared.version)
+            version = await background.run(self.shared.version)
             filters = self.filters()
             if self.shown == (version, filters):
                 return
-            data = await loop.run_in_executor(_EXECUTOR, load, self.shared, filters, version)
-        except Exception:  # noqa: BLE001 - the database may be restarting; the next tick tries again
+            data = await background.run(load, self.shared, filters, version)
+        except Exception:
             log.exception("collection refresh failed")
             return
         self.show(data, filters)
@@ -382,8 +484,12 @@ class CollectionPage:
 
 
 def make_document(doc, db, settings=None) -> None:
-    page = CollectionPage(doc, db, tiles=getattr(settings, "map_tiles", "") or "",
-                          gateway_url=settings.gateway_url if settings is not None else "")
+    page = CollectionPage(
+        doc,
+        db,
+        tiles=getattr(settings, "map_tiles", "") or "",
+        gateway_url=settings.gateway_url if settings is not None else "",
+    )
     page.start()
     doc.title = TITLE
     doc.add_root(page.root())

@@ -1,11 +1,12 @@
-"""Graph data (`dashboards.graphs.graph`) → the columns of the collection page's data sources.
+"""Graph data (`query.analytics.graphs.graph`) → the columns of the collection page's data sources.
 
 Pure: no Bokeh, no database, so the page's content is testable without a browser and a test
 can compare what a live document holds with what these functions make of `graph()`.
 """
+
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from . import treemap as squarify_layout
 from .worldmap import mercator
@@ -25,24 +26,32 @@ def counts(g: dict) -> dict:
 
 def sizes(g: dict) -> dict:
     """Width and height counts per bin, side by side."""
-    return {"label": [str(x) for x in g["labels"]], "width": [int(x) for x in g["counts"]],
-            "height": [int(x) for x in g["height_counts"]]}
+    return {
+        "label": [str(x) for x in g["labels"]],
+        "width": [int(x) for x in g["counts"]],
+        "height": [int(x) for x in g["height_counts"]],
+    }
 
 
 def colours(g: dict) -> dict:
-    return {"label": list(g["labels"]), "hex": list(g["hex"]), "count": [int(x) for x in g["counts"]],
-            "coverage": [float(x) for x in g["coverage"]]}
+    return {
+        "label": list(g["labels"]),
+        "hex": list(g["hex"]),
+        "count": [int(x) for x in g["counts"]],
+        "coverage": [float(x) for x in g["coverage"]],
+    }
 
 
 def text_colour(hex_colour: str) -> str:
     """Black or white, whichever reads better on `hex_colour` (WCAG relative luminance)."""
     try:
-        r, g, b = (int(hex_colour.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4))
+        r, g, b = (int(hex_colour.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4))
     except (ValueError, AttributeError):
         return "#000000"
 
     def linear(c):
         return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
     luminance = 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b)
     # The luminance where contrast with black equals contrast with white.
     return "#000000" if luminance > 0.179 else "#ffffff"
@@ -55,8 +64,24 @@ def treemap(g: dict, box: tuple[float, float, float, float] = TREEMAP_BOX) -> di
     rects = squarify_layout.squarify([max(0.0, float(c)) for c in g["coverage"]], *box)
     box_area = box[2] * box[3]
     keep = [i for i, r in enumerate(rects) if r.area > 0]
-    out = {key: [] for key in ("left", "right", "bottom", "top", "x", "y", "label", "hex", "count", "coverage",
-                               "share", "text", "text_colour")}
+    out: dict[str, list] = {
+        key: []
+        for key in (
+            "left",
+            "right",
+            "bottom",
+            "top",
+            "x",
+            "y",
+            "label",
+            "hex",
+            "count",
+            "coverage",
+            "share",
+            "text",
+            "text_colour",
+        )
+    }
     for i in keep:
         r, label, hex_colour = rects[i], g["labels"][i], g["hex"][i]
         share = float(g["coverage"][i]) / total
@@ -88,8 +113,15 @@ def points(g: dict, web_mercator: bool = False) -> dict:
         x, y = [v[0] for v in xy], [v[1] for v in xy]
     else:
         x, y = lon, lat
-    return {"x": x, "y": y, "id": list(p["id"]), "latitude": lat, "longitude": lon,
-            "country": [c or "" for c in p["country"]], "make": [m or "" for m in p["make"]]}
+    return {
+        "x": x,
+        "y": y,
+        "id": list(p["id"]),
+        "latitude": lat,
+        "longitude": lon,
+        "country": [c or "" for c in p["country"]],
+        "make": [m or "" for m in p["make"]],
+    }
 
 
 def background(latitudes, longitudes, web_mercator: bool = False) -> dict:
@@ -109,12 +141,13 @@ def leaf_ticks(g: dict) -> tuple[list[float], dict[float, str]]:
     """Where scipy puts the leaves (5, 15, 25, … in leaf order) and the label of each."""
     ticks = [5.0 + 10.0 * k for k in range(len(g["labels"]))]
     counts_ = g.get("counts") or [None] * len(ticks)
-    return ticks, {t: (f"{label} ({n})" if n is not None else label)
-                   for t, label, n in zip(ticks, g["labels"], counts_)}
+    return ticks, {
+        t: (f"{label} ({n})" if n is not None else label) for t, label, n in zip(ticks, g["labels"], counts_)
+    }
 
 
 def filter_options(g: dict, current: str | None) -> list[str]:
-    """"all", then the graph's labels (less the "other" bucket, which is no make or tag);
+    """ "all", then the graph's labels (less the "other" bucket, which is no make or tag);
     the current choice stays selectable even when it has dropped out of the top."""
     labels = [str(x) for x in g["labels"] if x != "other"]
     if current and current not in labels:
@@ -131,7 +164,7 @@ def as_date(value) -> date | None:
     if isinstance(value, date):
         return value
     if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value / 1000, tz=timezone.utc).date()
+        return datetime.fromtimestamp(value / 1000, tz=UTC).date()
     return date.fromisoformat(str(value)[:10])
 
 

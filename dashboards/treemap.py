@@ -4,6 +4,7 @@ Rows of rectangles are laid along the shorter side of what is left, and a row ta
 item only while that does not make its worst aspect ratio worse, so rectangles stay close to
 squares: small colours remain visible and comparable, unlike in a slice-and-dice layout.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -49,7 +50,7 @@ def squarify(values: list[float], x: float, y: float, dx: float, dy: float) -> l
             if _worst([areas[j] for j in row + [i]], side) > _worst([areas[j] for j in row], side):
                 break
             row.append(i)
-        pending = pending[len(row):]
+        pending = pending[len(row) :]
         row_area = sum(areas[i] for i in row)
         # The row goes along the shorter side: a column at the left edge when the box is wide,
         # else a row at the bottom, laid out as a column in the transposed box.

@@ -4,6 +4,7 @@
 No network is needed: faint dots of a fixed sample of cities draw the continents well enough
 to place photos, so the map works on machines without internet, where tiles would not load.
 """
+
 from __future__ import annotations
 
 import csv

@@ -1,37 +1,42 @@
-"""The Faust application and its topics. Agents live in `streams.stages`."""
+"""The Faust worker, built by `create_app(settings)`: the app, a topic per entry of
+`schemas.pipeline.TOPICS`, and the agents of `streams.stages`. Nothing is read at import."""
+
 from __future__ import annotations
 
 import faust
 
-from schemas.records import TOPICS
-from viewfinder.settings import Settings
+from core.settings import Settings
+from schemas.pipeline import TOPICS
 
-settings = Settings.from_env()
+from . import stages
+from .resources import Resources
 
-app = faust.App(
-    settings.consumer_group,
-    broker=[f"kafka://{server}" for server in settings.broker.split(",") if server] or "kafka://localhost:9092",
-    store="memory://",
-    autodiscover=False,
-    web_enabled=False,
-    topic_partitions=settings.topic_partitions,
-    topic_allow_declare=False,  # `viewfinder up`/`migrate` create topics with the configured partitions
-    broker_session_timeout=settings.broker_session_timeout,
-    broker_heartbeat_interval=1.0,
-    broker_commit_every=50,
-    broker_commit_interval=1.0,
-    producer_acks=-1,
-    consumer_auto_offset_reset="earliest",
-    stream_wait_empty=False,
-    datadir=str(settings.data_dir / "faust"),
-)
 
-topics = {name: app.topic(name, value_type=record, key_type=str, internal=False)
-          for name, record in TOPICS.items()}
-arrived = topics["viewfinder.images.arrived"]
-exif_extracted = topics["viewfinder.images.exif"]
-objects_detected = topics["viewfinder.images.detected"]
-colors_extracted = topics["viewfinder.images.colors"]
-enriched = topics["viewfinder.images.enriched"]
-dead_letters = topics["viewfinder.deadletter"]
-feedback = topics["viewfinder.feedback"]
+def create_app(settings: Settings, resources: Resources | None = None) -> faust.App:
+    app = faust.App(
+        settings.consumer_group,
+        broker=[f"kafka://{server}" for server in settings.broker.split(",") if server] or "kafka://localhost:9092",
+        store="memory://",
+        autodiscover=False,
+        web_enabled=False,
+        topic_partitions=settings.topic_partitions,
+        topic_allow_declare=False,  # `viewfinder up`/`migrate` create topics with the configured partitions
+        broker_session_timeout=settings.broker_session_timeout,
+        broker_heartbeat_interval=1.0,
+        broker_commit_every=50,
+        broker_commit_interval=1.0,
+        producer_acks=-1,
+        consumer_auto_offset_reset="earliest",
+        stream_wait_empty=False,
+        datadir=str(settings.data_dir / "faust"),
+    )
+    topics = {t.name: app.topic(t.name, value_type=t.record, key_type=str, internal=False) for t in TOPICS}
+    stages.register(app, topics, resources or Resources(settings))
+    return app
+
+
+def run_worker(settings: Settings) -> None:
+    """Run the worker in the foreground until SIGINT/SIGTERM."""
+    level = {"warning": "warn", "critical": "crit"}.get(settings.log_level.lower(), settings.log_level.lower())
+    app = create_app(settings)
+    faust.Worker(app, loglevel=level, quiet=True).execute_from_commandline()

@@ -1,24 +1,21 @@
 """One embedded stack for the whole session: real broker, PostgreSQL, S3 server, vector
 index, Faust worker and gateway, on 127.0.0.1 and free ports, through the same code as
 `viewfinder up`."""
+
 from __future__ import annotations
 
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from connectors.postgres import Database
-from tests.tiny_models import build_tiny_clip, build_tiny_detr
-from viewfinder.embedded.process import free_port
-from viewfinder.settings import Settings
+from core.settings import Settings
+from tests.support import ARTIFACTS, stack_settings
+from tests.support.models import build_tiny_clip, build_tiny_detr
 from viewfinder.stack import Stack
-
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-TINY_CLIP_DIM = 16
 
 
 @pytest.fixture(scope="session")
@@ -43,17 +40,14 @@ def tiny_clip(data_dir) -> Path:
     return build_tiny_clip(data_dir / "tiny-clip")
 
 
-def stack_settings(data_dir: Path, **changes) -> Settings:
-    return Settings.from_env({}).replace(
-        data_dir=data_dir, port=free_port(), broker_session_timeout=6.0, log_level="INFO",
-        model_load_timeout=60.0, clip_dim=TINY_CLIP_DIM, **changes)
-
-
 @pytest.fixture(scope="session")
 def running_stack(data_dir, tiny_detr, tiny_clip):
     # Threshold 0: a tiny random DETR never reaches the production threshold.
-    stack = Stack(stack_settings(data_dir, detr_model=str(tiny_detr), detr_threshold=0.0, detr_size=128,
-                                 clip_model=str(tiny_clip)))
+    stack = Stack(
+        stack_settings(
+            data_dir, detr_model=str(tiny_detr), detr_threshold=0.0, detr_size=128, clip_model=str(tiny_clip)
+        )
+    )
     stack.start()
     yield stack
     stack.stop()
@@ -75,15 +69,3 @@ def db(stack):
 def gateway(stack):
     with httpx.Client(base_url=stack.gateway_url, timeout=60) as client:
         yield client
-
-
-def poll(check, timeout: float, interval: float = 0.25, what: str = "condition"):
-    """Return check()'s first truthy value, or fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)

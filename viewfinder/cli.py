@@ -1,4 +1,5 @@
 """`viewfinder`: the command line."""
+
 from __future__ import annotations
 
 import argparse
@@ -10,12 +11,17 @@ import sys
 import time
 from pathlib import Path
 
-from .settings import Settings
+from connectors.postgres.images import STATUSES
+from core.settings import Settings
+from schemas.pipeline import STAGE_NAMES, describe
 
 
 def _logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
-                        format='{"t":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","msg":%(message)r}')
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        stream=sys.stderr,
+        format='{"t":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","msg":%(message)r}',
+    )
 
 
 def cmd_up(args, settings: Settings) -> int:
@@ -33,7 +39,8 @@ def cmd_up(args, settings: Settings) -> int:
             files = sample_images()
             result = upload(s.gateway_url, files)
             print(f"uploaded {len(result['ids'])} sample image(s): {', '.join(f.name for f in files)}")
-        print(f"""
+        print(
+            f"""
 Viewfinder is up.
   web interface  {s.gateway_url}/
   health         {s.gateway_url}/api/v1/health
@@ -42,8 +49,10 @@ Viewfinder is up.
   image metadata {s.gateway_url}/images/<id>
   recommend      curl -X POST {s.gateway_url}/recommend/recommend -d '{{"color": "#ff0000"}}'
   upload         viewfinder upload FILES…   (VIEWFINDER_PORT={s.port})
-  logs           {s.data_dir / 'logs'}
-Press Ctrl-C to stop.""", flush=True)
+  logs           {s.data_dir / "logs"}
+Press Ctrl-C to stop.""",
+            flush=True,
+        )
         wait_for_exit(stack, lambda: bool(stopping))
         return 0
     except ServiceFailed as exc:
@@ -55,12 +64,9 @@ Press Ctrl-C to stop.""", flush=True)
 
 
 def cmd_worker(args, settings: Settings) -> int:
-    from streams import stages  # noqa: F401  (registers the agents)
-    from streams.app import app
+    from streams.app import run_worker
 
-    level = {"warning": "warn", "critical": "crit"}.get(settings.log_level.lower(), settings.log_level.lower())
-    sys.argv = ["viewfinder-worker", "worker", "--loglevel", level, "--without-web"]
-    app.main()
+    run_worker(settings)
     return 0
 
 
@@ -111,8 +117,10 @@ def cmd_redrive(args, settings: Settings) -> int:
 def upload(gateway: str, files: list[Path]) -> dict:
     import httpx
 
-    handles = [("files", (f.name, f.read_bytes(), mimetypes.guess_type(f.name)[0] or "application/octet-stream"))
-               for f in files]
+    handles = [
+        ("files", (f.name, f.read_bytes(), mimetypes.guess_type(f.name)[0] or "application/octet-stream"))
+        for f in files
+    ]
     response = httpx.post(f"{gateway}/gather/uploads", files=handles, timeout=120)
     if response.status_code not in (202, 422):
         raise SystemExit(f"upload failed: HTTP {response.status_code}: {response.text}")
@@ -134,9 +142,11 @@ def _bar(g: dict, width: int = 30) -> str:
     filled = int(width * done / total) if total else 0
     eta = g["eta_s"]
     eta_text = "--:--" if eta is None else f"{int(eta) // 60:02d}:{int(eta) % 60:02d}"
-    return (f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total}  stored {g['stored']}  "
-            f"skipped {g['already_stored']}  failed {g['failed']}  retries {g['retries']}  "
-            f"{g['rate_per_s']:.1f}/s  eta {eta_text}")
+    return (
+        f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total}  stored {g['stored']}  "
+        f"skipped {g['already_stored']}  failed {g['failed']}  retries {g['retries']}  "
+        f"{g['rate_per_s']:.1f}/s  eta {eta_text}"
+    )
 
 
 def cmd_gather(args, settings: Settings) -> int:
@@ -171,9 +181,20 @@ def cmd_gather(args, settings: Settings) -> int:
         print(f"error: {g['error']}", file=sys.stderr)
         return 1
     summary = {name: {k: t[k] for k in ("rows", "inserted", "dropped")} for name, t in g["tables"].items()}
-    print(json.dumps({"stored": g["stored"], "already_stored": g["already_stored"], "failed": g["failed"],
-                      "retries": g["retries"], "tables": summary,
-                      "recent_failures": status["downloads"]["recent_failures"]}, indent=2, default=str))
+    print(
+        json.dumps(
+            {
+                "stored": g["stored"],
+                "already_stored": g["already_stored"],
+                "failed": g["failed"],
+                "retries": g["retries"],
+                "tables": summary,
+                "recent_failures": status["downloads"]["recent_failures"],
+            },
+            indent=2,
+            default=str,
+        )
+    )
     return 0
 
 
@@ -220,14 +241,17 @@ def cmd_export(args, settings: Settings) -> int:
     import psycopg2
 
     from connectors import export
-    from connectors.postgres import Database
+    from connectors.postgres import open_database
 
     from .embedded.postgres import running_dsn
 
     dsn = settings.database_url or running_dsn(settings.data_dir, settings.host)
     if not dsn:
-        print(f"error: no database: set VIEWFINDER_DATABASE_URL, or run `viewfinder up` with "
-              f"VIEWFINDER_DATA_DIR={settings.data_dir}", file=sys.stderr)
+        print(
+            f"error: no database: set VIEWFINDER_DATABASE_URL, or run `viewfinder up` with "
+            f"VIEWFINDER_DATA_DIR={settings.data_dir}",
+            file=sys.stderr,
+        )
         return 2
     output = args.output or Path(f"viewfinder-images.{args.format}")
     tty = sys.stderr.isatty()
@@ -238,8 +262,9 @@ def cmd_export(args, settings: Settings) -> int:
             line = f"exported {done}/{total} images ({100 * done // total}%)"
             print(("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
             shown.append(done)
+
     try:
-        db = Database(dsn, maxconn=2)
+        db = open_database(settings.replace(database_url=dsn), maxconn=2)
     except psycopg2.OperationalError as exc:
         print(f"error: cannot reach the database: {exc}".strip(), file=sys.stderr)
         return 1
@@ -266,19 +291,25 @@ def cmd_simulate(args, settings: Settings) -> int:
     with httpx.Client(base_url=gateway, timeout=60) as client:
         for n in range(1, args.count + 1):
             name = f"sim-{n:03d}"
-            prefs = {"color": "#%02x%02x%02x" % tuple(rng.randrange(256) for _ in range(3)),
-                     "orientation": rng.choice(["landscape", "portrait", "square"]), "limit": 20}
+            prefs = {
+                "color": "#" + "".join(f"{rng.randrange(256):02x}" for _ in range(3)),
+                "orientation": rng.choice(["landscape", "portrait", "square"]),
+                "limit": 20,
+            }
             client.put(f"/recommend/users/{name}", json=prefs).raise_for_status()
             shown = client.post("/recommend/recommend", json={"user": name}).json()["results"]
             likes = dislikes = 0
             for result in shown:  # a person who likes what is close to their colour, dislikes the rest
                 if rng.random() < 0.3:
                     good = result["why"].get("color", {}).get("delta_e", 100) < 30
-                    client.post("/recommend/feedback", json={"user": name, "image": result["id"],
-                                                             "signal": "like" if good else "dislike"}).raise_for_status()
+                    client.post(
+                        "/recommend/feedback",
+                        json={"user": name, "image": result["id"], "signal": "like" if good else "dislike"},
+                    ).raise_for_status()
                     likes, dislikes = likes + good, dislikes + (not good)
-            print(f"{name}: {prefs['color']} {prefs['orientation']}, saw {len(shown)}, "
-                  f"liked {likes}, disliked {dislikes}")
+            print(
+                f"{name}: {prefs['color']} {prefs['orientation']}, saw {len(shown)}, liked {likes}, disliked {dislikes}"
+            )
     return 0
 
 
@@ -288,7 +319,12 @@ def main(argv: list[str] | None = None) -> int:
     up = sub.add_parser("up", help="run the whole embedded stack in the foreground")
     up.add_argument("--samples", action="store_true", help="upload sample photos once it is up")
     up.set_defaults(func=cmd_up)
-    sub.add_parser("worker", help="run the Faust enrichment worker").set_defaults(func=cmd_worker)
+    sub.add_parser(
+        "worker",
+        help="run the Faust enrichment worker",
+        description=f"The stages, in order:\n{describe()}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    ).set_defaults(func=cmd_worker)
     sub.add_parser("api", help="run the HTTP gateway").set_defaults(func=cmd_api)
     sub.add_parser("dashboard", help="run the Bokeh dashboard server").set_defaults(func=cmd_dashboard)
     sub.add_parser("migrate", help="create tables, topics, bucket and vector collection").set_defaults(func=cmd_migrate)
@@ -319,15 +355,19 @@ def main(argv: list[str] | None = None) -> int:
     dead = sub.add_parser("deadletters", help="list images that failed a stage, or retry them")
     dead.add_argument("action", nargs="?", choices=["list", "retry"], default="list")
     dead.add_argument("ids", nargs="*", help="with retry: only these image ids")
-    dead.add_argument("--stage", help="only failures of this stage (exif, detect, colors, embed, sink)")
+    dead.add_argument("--stage", choices=STAGE_NAMES, help="only failures of this stage")
     dead.add_argument("--limit", type=int, default=100)
     dead.add_argument("--gateway", help="gateway URL (default: http://VIEWFINDER_HOST:VIEWFINDER_PORT)")
     dead.set_defaults(func=cmd_deadletters)
     exp = sub.add_parser("export", help="write the collection to a Parquet or CSV file (one row per image)")
     exp.add_argument("--format", choices=["parquet", "csv"], default="parquet")
     exp.add_argument("--output", type=Path, help="file to write (default: viewfinder-images.FORMAT)")
-    exp.add_argument("--status", choices=["enriched", "all"], default="enriched",
-                     help="only enriched images (default), or every image whatever its status")
+    exp.add_argument(
+        "--status",
+        choices=STATUSES,
+        default="enriched",
+        help="only enriched images (default), or every image whatever its status",
+    )
     exp.set_defaults(func=cmd_export)
     gather = sub.add_parser("gather", help="ingest a dataset through the running gateway")
     gather_sources = gather.add_subparsers(dest="source", required=True)

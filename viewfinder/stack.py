@@ -3,6 +3,7 @@
 A service whose address is already configured (VIEWFINDER_BROKER, _DATABASE_URL,
 _S3_ENDPOINT, _QDRANT_URL) is used as it is and not started.
 """
+
 from __future__ import annotations
 
 import logging
@@ -14,27 +15,27 @@ import httpx
 
 from connectors import kafka
 from connectors.ingest import Ingestor
-from connectors.objectstore import ObjectStore
-from connectors.postgres import Database
+from connectors.objectstore import open_store
+from connectors.postgres import open_database
 from connectors.vectors import open_index
+from core.settings import Settings
 from schemas.vectors import collection_vectors
 
 from .embedded import broker, index, objectstore, postgres
 from .embedded.process import ManagedProcess, ServiceFailed, free_port
-from .settings import Settings
 
 log = logging.getLogger("viewfinder.stack")
 
 
 def prepare(settings: Settings) -> None:
     """Idempotent set-up of every store: migrations, topics, bucket, collection."""
-    db = Database(settings.database_url, maxconn=1)
+    db = open_database(settings, maxconn=1)
     try:
         db.migrate()
     finally:
         db.close()
     kafka.ensure_topics(settings.broker, settings.topic_partitions)
-    ObjectStore.from_settings(settings).ensure_bucket()
+    open_store(settings).ensure_bucket()
     vectors = open_index(settings)
     try:
         vectors.ensure()
@@ -44,10 +45,11 @@ def prepare(settings: Settings) -> None:
 
 def redrive(settings: Settings) -> int:
     """Re-publish arrivals of images whose enrichment never finished (see Ingestor.redrive)."""
-    db = Database(settings.database_url, maxconn=1)
+    db = open_database(settings, maxconn=1)
     try:
-        return Ingestor(None, db, kafka.EventPublisher(settings.broker), settings.max_upload_bytes,
-                        settings.max_pixels).redrive()
+        return Ingestor(
+            None, db, kafka.open_publisher(settings), settings.max_upload_bytes, settings.max_pixels
+        ).redrive()
     finally:
         db.close()
 
@@ -56,6 +58,7 @@ class Stack:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.processes: list[ManagedProcess] = []
+        self.apps: list[ManagedProcess] = []  # of those, the worker, dashboard and gateway
 
     def start(self, with_app: bool = True) -> Settings:
         s = self.settings
@@ -90,9 +93,11 @@ class Stack:
 
     def _child(self, name: str, command: str, log_name: str) -> ManagedProcess:
         env = {**self.settings.to_env(), "PYTHONUNBUFFERED": "1"}
-        proc = ManagedProcess(name, [sys.executable, "-m", "viewfinder.cli", command],
-                              self.settings.data_dir / "logs" / log_name, env=env).start()
+        proc = ManagedProcess(
+            name, [sys.executable, "-m", "viewfinder.cli", command], self.settings.data_dir / "logs" / log_name, env=env
+        ).start()
         self.processes.append(proc)
+        self.apps.append(proc)
         return proc
 
     def start_app(self) -> None:
@@ -123,16 +128,23 @@ class Stack:
         return next((p for p in self.processes if not p.alive()), None)
 
     def stop(self) -> None:
-        for proc in reversed(self.processes):
-            proc.stop()
+        # Two waves, each stopped at once: the app's processes (the worker commits its offsets
+        # while the broker is still up), then the stores.
+        apps = [p for p in self.processes if p in self.apps]
+        for wave in (apps, [p for p in self.processes if p not in self.apps]):
+            for proc in wave:
+                proc.terminate()
+            for proc in wave:
+                proc.wait_stopped()
         self.processes.clear()
+        self.apps.clear()
 
 
 def wait_for_exit(stack: Stack, stop_requested) -> None:
     while not stop_requested():
         dead = stack.failed()
         if dead is not None:
-            raise ServiceFailed(f"{dead.name} stopped unexpectedly (exit {dead.proc.returncode}); log:\n{dead.tail()}")
+            raise ServiceFailed(f"{dead.name} stopped unexpectedly (exit {dead.returncode}); log:\n{dead.tail()}")
         time.sleep(0.5)
 
 
@@ -142,4 +154,3 @@ def sample_images() -> list[Path]:
 
     folder = Path(sklearn.__file__).parent / "datasets" / "images"
     return sorted(folder.glob("*.jpg"))
-

@@ -1,2 +1,2 @@
-"""The Unsplash Lite dataset as a source: its files (`dataset`), its metadata loaded into
-PostgreSQL (`metadata`), its photos downloaded into the pipeline (`download`, `job`)."""
+"""The Unsplash Lite dataset as a source: its files (`dataset`), its photos fetched
+(`download`), and a run that loads both into the pipeline (`job`)."""

@@ -3,6 +3,7 @@
 Pure: files in, rows out. Each table's columns are declared once with a converter; a value
 that does not convert becomes NULL and is counted, it never stops the load.
 """
+
 from __future__ import annotations
 
 import csv
@@ -10,10 +11,10 @@ import hashlib
 import re
 import sys
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterator
 
 csv.field_size_limit(sys.maxsize)
 
@@ -80,34 +81,75 @@ def _bad(value):
 
 
 PHOTOS = {
-    "photo_id": text, "photo_url": text, "photo_image_url": text, "photo_submitted_at": timestamp,
-    "photo_featured": boolean, "photo_width": integer, "photo_height": integer, "photo_aspect_ratio": number,
-    "photo_description": text, "photographer_username": text, "photographer_first_name": text,
-    "photographer_last_name": text, "exif_camera_make": text, "exif_camera_model": text, "exif_iso": integer,
-    "exif_aperture_value": number, "exif_focal_length": number, "exif_exposure_time": text,
-    "photo_location_name": text, "photo_location_latitude": number, "photo_location_longitude": number,
-    "photo_location_country": text, "photo_location_city": text, "stats_views": integer,
-    "stats_downloads": integer, "ai_description": text, "ai_primary_landmark_name": text,
-    "ai_primary_landmark_latitude": number, "ai_primary_landmark_longitude": number,
-    "ai_primary_landmark_confidence": number, "blur_hash": text,
+    "photo_id": text,
+    "photo_url": text,
+    "photo_image_url": text,
+    "photo_submitted_at": timestamp,
+    "photo_featured": boolean,
+    "photo_width": integer,
+    "photo_height": integer,
+    "photo_aspect_ratio": number,
+    "photo_description": text,
+    "photographer_username": text,
+    "photographer_first_name": text,
+    "photographer_last_name": text,
+    "exif_camera_make": text,
+    "exif_camera_model": text,
+    "exif_iso": integer,
+    "exif_aperture_value": number,
+    "exif_focal_length": number,
+    "exif_exposure_time": text,
+    "photo_location_name": text,
+    "photo_location_latitude": number,
+    "photo_location_longitude": number,
+    "photo_location_country": text,
+    "photo_location_city": text,
+    "stats_views": integer,
+    "stats_downloads": integer,
+    "ai_description": text,
+    "ai_primary_landmark_name": text,
+    "ai_primary_landmark_latitude": number,
+    "ai_primary_landmark_longitude": number,
+    "ai_primary_landmark_confidence": number,
+    "blur_hash": text,
 }
 KEYWORDS = {
-    "photo_id": text, "keyword": words, "ai_service_1_confidence": number, "ai_service_2_confidence": number,
-    "suggested_by_user": boolean, "user_suggestion_source": text, "suggested_by_ai_service_3": boolean,
+    "photo_id": text,
+    "keyword": words,
+    "ai_service_1_confidence": number,
+    "ai_service_2_confidence": number,
+    "suggested_by_user": boolean,
+    "user_suggestion_source": text,
+    "suggested_by_ai_service_3": boolean,
     "confirmed_by_ai_service_3": boolean,
 }
 COLORS = {
-    "photo_id": text, "hex": text, "red": integer, "green": integer, "blue": integer, "keyword": words,
-    "coverage": number, "score": number,
+    "photo_id": text,
+    "hex": text,
+    "red": integer,
+    "green": integer,
+    "blue": integer,
+    "keyword": words,
+    "coverage": number,
+    "score": number,
 }
 COLLECTIONS = {
-    "photo_id": text, "collection_id": text, "collection_title": text, "photo_collected_at": timestamp,
+    "photo_id": text,
+    "collection_id": text,
+    "collection_title": text,
+    "photo_collected_at": timestamp,
     "collection_type": text,
 }
 CONVERSIONS = {
-    "converted_at": timestamp, "conversion_type": text, "keyword": words, "photo_id": text,
-    "anonymous_user_id": text, "conversion_country": text, "device_type": text,
-    "search_orientation_filter": text, "search_ordering": text,
+    "converted_at": timestamp,
+    "conversion_type": text,
+    "keyword": words,
+    "photo_id": text,
+    "anonymous_user_id": text,
+    "conversion_country": text,
+    "device_type": text,
+    "search_orientation_filter": text,
+    "search_ordering": text,
 }
 
 
@@ -115,8 +157,8 @@ CONVERSIONS = {
 class Table:
     name: str
     columns: dict[str, Callable]
-    key: tuple[str, ...]          # rows repeating a key are duplicates; () means "the whole row"
-    required: tuple[str, ...]     # rows without these are dropped
+    key: tuple[str, ...]  # rows repeating a key are duplicates; () means "the whole row"
+    required: tuple[str, ...]  # rows without these are dropped
 
 
 TABLES = {
@@ -131,18 +173,25 @@ TABLES = {
 @dataclass
 class Report:
     """What reading one table found, for the operator."""
+
     table: str
     files: list[str] = field(default_factory=list)
     rows: int = 0
-    dropped: Counter = field(default_factory=Counter)   # reason -> rows
-    nulled: Counter = field(default_factory=Counter)    # column -> values that did not parse
+    dropped: Counter = field(default_factory=Counter)  # reason -> rows
+    nulled: Counter = field(default_factory=Counter)  # column -> values that did not parse
     extra_columns: list[str] = field(default_factory=list)
-    inserted: int | None = None                         # rows new to the database
+    inserted: int | None = None  # rows new to the database
 
     def as_dict(self) -> dict:
-        return {"table": self.table, "files": self.files, "rows": self.rows, "inserted": self.inserted,
-                "dropped": dict(self.dropped),
-                "unparsable_values": dict(self.nulled), "extra_columns": self.extra_columns}
+        return {
+            "table": self.table,
+            "files": self.files,
+            "rows": self.rows,
+            "inserted": self.inserted,
+            "dropped": dict(self.dropped),
+            "unparsable_values": dict(self.nulled),
+            "extra_columns": self.extra_columns,
+        }
 
 
 def parts(folder: Path, table: str) -> list[Path]:
@@ -179,8 +228,10 @@ def read(folder: Path, table_name: str, report: Report | None = None) -> Iterato
                 raise DatasetError(f"{path.name}: empty file, expected a header row") from None
             missing = [c for c in table.columns if c not in header]
             if missing:
-                raise DatasetError(f"{path.name}: not a {table_name} file; missing column(s) "
-                                   f"{', '.join(missing)} (header has: {', '.join(header[:12])}…)")
+                raise DatasetError(
+                    f"{path.name}: not a {table_name} file; missing column(s) "
+                    f"{', '.join(missing)} (header has: {', '.join(header[:12])}…)"
+                )
             report.extra_columns = sorted(set(report.extra_columns) | (set(header) - set(table.columns)))
             index = [header.index(c) for c in table.columns]
             for fields in reader:

@@ -1,5 +1,6 @@
 """Fetching photos over HTTP: bounded width, bounded concurrency, retries with backoff on
 timeouts, 429 and 5xx (honouring Retry-After), a size limit, a reason for every failure."""
+
 from __future__ import annotations
 
 import asyncio
@@ -42,7 +43,7 @@ class Fetcher:
     session: aiohttp.ClientSession
     attempts: int = 5
     timeout: float = 30.0
-    backoff: float = 0.5        # first wait; doubles each attempt, with jitter
+    backoff: float = 0.5  # first wait; doubles each attempt, with jitter
     max_wait: float = 60.0
     max_bytes: int = 50 * 1024 * 1024
     retries: int = field(default=0, init=False)
@@ -59,7 +60,7 @@ class Fetcher:
                     if response.status not in RETRYABLE:
                         raise FetchFailed(reason)
                     wait = retry_after(response.headers.get("Retry-After"), self.max_wait)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 reason = f"timed out after {self.timeout:g}s"
             except aiohttp.ClientError as exc:
                 reason = f"{type(exc).__name__}: {exc}"

@@ -1,5 +1,6 @@
-"""One gathering run: the dataset's metadata into PostgreSQL, then its photos through the
-ingestor, with progress a person can follow."""
+"""A dataset run: the dataset's metadata into PostgreSQL, then its photos through the
+ingestor, with progress a person can follow; `DatasetRun` keeps one at a time."""
+
 from __future__ import annotations
 
 import asyncio
@@ -13,20 +14,22 @@ from pathlib import Path
 import aiohttp
 from yarl import URL
 
-from streams.enrich import BadImage
+from connectors.postgres.unsplash import TARGETS
+from core.images import BadImage
 
-from . import dataset, metadata
+from . import dataset
 from .download import Fetcher, FetchFailed, sized
 
 log = logging.getLogger("viewfinder.gather")
+SWAPPED_BEFORE = (1, 3, 0)  # datasets older than 1.3.0 swapped latitude and longitude
 
 
 @dataclass
 class Progress:
     dataset: str
-    phase: str = "starting"        # starting → metadata → downloading → done | failed
-    total: int = 0                 # photos this run is responsible for
-    already_stored: int = 0        # of those, stored by an earlier run
+    phase: str = "starting"  # starting → metadata → downloading → done | failed
+    total: int = 0  # photos this run is responsible for
+    already_stored: int = 0  # of those, stored by an earlier run
     stored: int = 0
     failed: int = 0
     retries: int = 0
@@ -47,9 +50,13 @@ class Progress:
         elapsed = now - (self.downloading_since or now)
         rate = self.stored / elapsed if elapsed > 0 else 0.0
         remaining = max(0, self.total - self.done)
-        out.update(done=self.done, remaining=remaining, rate_per_s=round(rate, 2),
-                   eta_s=round(remaining / rate, 1) if rate > 0 and remaining else (0.0 if not remaining else None),
-                   elapsed_s=round(now - self.started, 1))
+        out.update(
+            done=self.done,
+            remaining=remaining,
+            rate_per_s=round(rate, 2),
+            eta_s=round(remaining / rate, 1) if rate > 0 and remaining else (0.0 if not remaining else None),
+            elapsed_s=round(now - self.started, 1),
+        )
         return out
 
 
@@ -83,6 +90,7 @@ async def fetch_dataset(location: str, workdir: Path, session: aiohttp.ClientSes
         finally:
             archive.unlink(missing_ok=True)
         (target / ".complete").touch()
+
     await asyncio.to_thread(unpack)
     return _content_root(target)
 
@@ -92,10 +100,42 @@ def _content_root(folder: Path) -> Path:
     return entries[0] if len(entries) == 1 and entries[0].is_dir() else folder
 
 
+def load_metadata(
+    db, folder: Path, version: tuple[int, ...] | None = None
+) -> tuple[dict[str, dataset.Report], list[str]]:
+    """All five tables (the four beside photos when present), and the dataset's photo ids.
+    Coordinates are swapped back for datasets older than 1.3.0."""
+    version = version or dataset.dataset_version(folder)
+    swapped = version is not None and version < SWAPPED_BEFORE
+    reports, photo_ids = {}, []
+
+    def photos(rows):
+        for row in rows:
+            photo_ids.append(row["photo_id"])
+            yield dataset.fix_coordinates(row, swapped)
+
+    for name in TARGETS:
+        if name != "photos" and not dataset.parts(folder, name):
+            continue
+        report = reports[name] = dataset.Report(name)
+        rows = dataset.read(folder, name, report)
+        report.inserted = db.unsplash.copy(name, photos(rows) if name == "photos" else rows)
+    return reports, photo_ids
+
+
 class GatherJob:
-    def __init__(self, db, ingestor, workdir: Path, location: str, limit: int | None = None,
-                 width: int = 1080, concurrency: int = 16, fetcher_options: dict | None = None,
-                 on_metadata=None):
+    def __init__(
+        self,
+        db,
+        ingestor,
+        workdir: Path,
+        location: str,
+        limit: int | None = None,
+        width: int = 1080,
+        concurrency: int = 16,
+        fetcher_options: dict | None = None,
+        on_metadata=None,
+    ):
         self.db, self.ingestor, self.workdir = db, ingestor, workdir
         self.location, self.limit, self.width, self.concurrency = location, limit, width, concurrency
         self.fetcher_options = fetcher_options or {}
@@ -108,14 +148,15 @@ class GatherJob:
             async with aiohttp.ClientSession(headers={"User-Agent": "viewfinder-gatherer"}) as session:
                 folder = await fetch_dataset(self.location, self.workdir, session)
                 p.phase = "metadata"
-                reports, photo_ids = await asyncio.to_thread(metadata.load, self.db, folder)
+                reports, photo_ids = await asyncio.to_thread(load_metadata, self.db, folder)
                 p.tables = {name: r.as_dict() for name, r in reports.items()}
                 if self.on_metadata is not None:
                     await self.on_metadata()
                 # A run killed between storing a photo and flushing its event left it 'arrived'.
                 await asyncio.to_thread(self.ingestor.redrive)
                 pending, p.already_stored = await asyncio.to_thread(
-                    metadata.photos_to_fetch, self.db, photo_ids, self.limit)
+                    self.db.unsplash.photos_to_fetch, photo_ids, self.limit
+                )
                 p.total = len(pending) + p.already_stored
                 p.phase, p.downloading_since = "downloading", time.time()
                 await self._download(session, pending)
@@ -146,20 +187,70 @@ class GatherJob:
 
     async def _one(self, fetcher: Fetcher, row: dict) -> None:
         photo_id = row["photo_id"]
+        reason: str | None = None
         try:
             data = await fetcher.get(sized(row["photo_image_url"], self.width))
-            await asyncio.to_thread(self.ingestor.accept, data, f"{photo_id}.jpg", "unsplash",
-                                    lambda image_id: metadata.mark_stored(self.db, photo_id, image_id))
+            await asyncio.to_thread(
+                self.ingestor.accept,
+                data,
+                f"{photo_id}.jpg",
+                "unsplash",
+                lambda image_id: self.db.unsplash.mark_stored(photo_id, image_id),
+            )
         except (FetchFailed, BadImage) as exc:
             reason = str(exc)
         except Exception as exc:  # one photo's trouble never stops the run
             log.warning("photo %s: %s", photo_id, exc)
             reason = f"{type(exc).__name__}: {exc}"
-        else:
-            reason = None
         if reason is not None:
-            await asyncio.to_thread(metadata.mark_failed, self.db, photo_id, reason)
+            await asyncio.to_thread(self.db.unsplash.mark_failed, photo_id, reason)
             self.progress.failed += 1
             return
         self.progress.stored += 1
         self.progress.bytes += len(data)
+
+
+class RunInProgress(RuntimeError):
+    def __init__(self, progress: dict):
+        super().__init__("a gathering run is in progress")
+        self.progress = progress
+
+
+class DatasetRun:
+    """One dataset run at a time in this process: start one, ask how it goes, cancel it.
+    A cancelled or crashed run loses nothing: a re-run skips what is stored."""
+
+    def __init__(self, db, ingestor, workdir: Path, on_metadata=None):
+        self.db, self.ingestor, self.workdir, self.on_metadata = db, ingestor, workdir, on_metadata
+        self.job: GatherJob | None = None
+        self.task: asyncio.Task | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+    def start(self, location: str, limit: int | None = None, width: int = 1080, concurrency: int = 16) -> dict:
+        """Start a run and return its first progress snapshot; RunInProgress while one runs."""
+        if self.job is not None and self.running:
+            raise RunInProgress(self.job.progress.snapshot())
+        self.job = GatherJob(
+            self.db,
+            self.ingestor,
+            self.workdir,
+            location,
+            limit=limit,
+            width=width,
+            concurrency=concurrency,
+            on_metadata=self.on_metadata,
+        )
+        self.task = asyncio.create_task(self.job.run())
+        return self.job.progress.snapshot()
+
+    def status(self) -> dict | None:
+        """The latest run's progress (None before the first)."""
+        return self.job.progress.snapshot() if self.job else None
+
+    async def cancel(self) -> None:
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)

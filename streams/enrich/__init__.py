@@ -1,5 +1,3 @@
-"""Pure stage logic: bytes or records in, results out. No Kafka, no storage, so batch tools can reuse it."""
-
-
-class BadImage(ValueError):
-    """The input cannot be processed; the message is the reason a person reads in the dead letter."""
+"""Each stage's own logic that is not domain maths: dominant colours by k-means, the vectors and
+payload an image gets in the index, the country of a GPS position. Records or pixels in, fields
+out; no Kafka, no storage, so batch tools and benches reuse it."""

@@ -1,14 +1,17 @@
-"""Enriched fields in, named vectors out (the names and sizes are declared in schemas.vectors)."""
+"""Enriched fields in, named vectors out (names and sizes declared in schemas.vectors)."""
+
 from __future__ import annotations
 
-from .colors import palette_vector
+from collections.abc import Sequence
+
+from core.colors import palette_vector
 
 
 def vectors(colors: list[dict]) -> dict[str, list[float]]:
     return {"palette": palette_vector([(c["hex"], c["coverage"]) for c in colors])}
 
 
-def payload(event, keywords: list[str] = ()) -> dict:
+def payload(event, keywords: Sequence[str] = ()) -> dict:
     """What filters and explanations need, stored next to the vectors. ``keywords`` (the
     dataset's, for Unsplash photos) join the detector's labels as tags."""
     exif = event.exif or {}

@@ -5,6 +5,7 @@ Debian ones, named explicitly, so Selenium Manager never runs.
 Where /usr/bin/chromium is absent these tests are skipped, with the reason, unless
 VIEWFINDER_REQUIRE_BROWSER is set (scripts/test sets it), in which case they fail. A browser
 that is present but cannot start always fails."""
+
 from __future__ import annotations
 
 import os
@@ -14,14 +15,23 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ARTIFACTS
+from tests.support import ARTIFACTS
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SCREENSHOTS = ARTIFACTS / "screenshots"
-FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--window-size=1400,1000"]
+FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1400,1000",
+]
 WAIT = 30  # seconds a page gets for what it shows straight away
 
 
@@ -34,12 +44,16 @@ def skip_unless_browser(module_level: bool = False) -> None:
     without its driver or Selenium is a broken installation: that fails, like a browser that
     does not start."""
     if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is not installed (Debian packages chromium, chromium-driver; scripts/bootstrap installs them)"
+        reason = (
+            f"{CHROMIUM} is not installed (Debian packages chromium, chromium-driver; scripts/bootstrap installs them)"
+        )
         if required():
             pytest.fail(f"browser tests required (VIEWFINDER_REQUIRE_BROWSER) but {reason}", pytrace=False)
         pytest.skip(f"no browser: {reason}", allow_module_level=module_level)
     if not CHROMEDRIVER.exists():
-        pytest.fail(f"{CHROMIUM} is installed but {CHROMEDRIVER} is not (Debian package chromium-driver)", pytrace=False)
+        pytest.fail(
+            f"{CHROMIUM} is installed but {CHROMEDRIVER} is not (Debian package chromium-driver)", pytrace=False
+        )
     try:
         import selenium  # noqa: F401
     except ImportError:
@@ -94,14 +108,20 @@ def wait(browser, condition, timeout: float = WAIT, what: str = "the page"):
     from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(browser, timeout, poll_frequency=0.2,
-                         ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(
-        condition, message=f"timed out after {timeout}s waiting for {what}")
+    return WebDriverWait(
+        browser,
+        timeout,
+        poll_frequency=0.2,
+        ignored_exceptions=(NoSuchElementException, StaleElementReferenceException),
+    ).until(condition, message=f"timed out after {timeout}s waiting for {what}")
 
 
 def severe_errors(browser, network: bool = True) -> list[dict]:
     """SEVERE entries of the browser's console since the last call. With network=False, failed
     requests the page made on purpose (a 400 it shows, a 404 for a new user) are left out, and
     only script errors count."""
-    return [entry for entry in browser.get_log("browser")
-            if entry["level"] == "SEVERE" and (network or entry.get("source") != "network")]
+    return [
+        entry
+        for entry in browser.get_log("browser")
+        if entry["level"] == "SEVERE" and (network or entry.get("source") != "network")
+    ]

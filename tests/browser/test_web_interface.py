@@ -1,5 +1,6 @@
 """The gateway's web interface in a real browser: preferences → explained results with
 thumbnails, feedback, uploads followed through the pipeline, the status page."""
+
 from __future__ import annotations
 
 import uuid
@@ -15,8 +16,8 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select
 
 from tests.browser.conftest import screenshot, severe_errors, wait
-from tests.conftest import poll
-from tests.photos import Photo, jpeg
+from tests.support import poll
+from tests.support.photos import Photo, jpeg
 
 ORANGE = (245, 130, 20)
 MAKE = f"Uicam{uuid.uuid4().hex[:6]}"  # a camera no other test uses: results are only ours
@@ -24,19 +25,26 @@ MAKE = f"Uicam{uuid.uuid4().hex[:6]}"  # a camera no other test uses: results ar
 
 @pytest.fixture(scope="module")
 def orange_photos(gateway):
-    photos = [Photo(f"ui-orange-{i}.jpg", ORANGE, (20, 20, 20), (320 + 16 * i, 200), make=MAKE, model="UI")
-              for i in range(3)]
+    photos = [
+        Photo(f"ui-orange-{i}.jpg", ORANGE, (20, 20, 20), (320 + 16 * i, 200), make=MAKE, model="UI") for i in range(3)
+    ]
     response = gateway.post("/gather/uploads", files=[("files", (p.name, jpeg(p), "image/jpeg")) for p in photos])
     assert response.status_code == 202, response.text
     ids = response.json()["ids"]
-    poll(lambda: all(gateway.get(f"/images/{i}").json()["status"] == "enriched" for i in ids), 180, interval=0.5,
-         what="the orange photos to be enriched")
+    poll(
+        lambda: all(gateway.get(f"/images/{i}").json()["status"] == "enriched" for i in ids),
+        180,
+        interval=0.5,
+        what="the orange photos to be enriched",
+    )
     return ids
 
 
 def open_ui(browser, stack, tab: str):
     browser.get(f"{stack.gateway_url}/#{tab}")
-    wait(browser, lambda d: d.execute_script("return document.body.dataset.ready === 'true'"), what="the page's scripts")
+    wait(
+        browser, lambda d: d.execute_script("return document.body.dataset.ready === 'true'"), what="the page's scripts"
+    )
     wait(browser, EC.visibility_of_element_located((By.ID, f"page-{tab}")), what=f"the {tab} tab")
 
 
@@ -52,10 +60,13 @@ def set_colour(browser, hex_colour: str):
     use = browser.find_element(By.ID, "pref-use-color")
     if not use.is_selected():
         use.click()
-    browser.execute_script("const c = arguments[0]; c.value = arguments[1];"
-                           "c.dispatchEvent(new Event('input', {bubbles: true}));"
-                           "c.dispatchEvent(new Event('change', {bubbles: true}));",
-                           browser.find_element(By.ID, "pref-color"), hex_colour)
+    browser.execute_script(
+        "const c = arguments[0]; c.value = arguments[1];"
+        "c.dispatchEvent(new Event('input', {bubbles: true}));"
+        "c.dispatchEvent(new Event('change', {bubbles: true}));",
+        browser.find_element(By.ID, "pref-color"),
+        hex_colour,
+    )
 
 
 def cards(browser):
@@ -66,7 +77,8 @@ def thumbnails_loaded(browser):
     """Every result's thumbnail has loaded and decoded (not a broken image)."""
     return browser.execute_script(
         "const imgs = [...document.querySelectorAll('#results li.card img.thumb')];"
-        "return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0);")
+        "return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0);"
+    )
 
 
 def test_preferences_give_explained_results_and_a_like_is_recorded(page, stack, gateway, orange_photos):
@@ -86,8 +98,11 @@ def test_preferences_give_explained_results_and_a_like_is_recorded(page, stack, 
     fill_in(page, "pref-make", MAKE)
     fill_in(page, "pref-limit", "12")
     page.find_element(By.ID, "save-button").click()
-    wait(page, EC.text_to_be_present_in_element((By.ID, "prefs-status"), f"Saved preferences for {user}"),
-         what="the preferences to be saved")
+    wait(
+        page,
+        EC.text_to_be_present_in_element((By.ID, "prefs-status"), f"Saved preferences for {user}"),
+        what="the preferences to be saved",
+    )
     assert gateway.get(f"/recommend/users/{user}").json()["preferences"]["make"] == MAKE.lower()
     assert page.execute_script("return localStorage.getItem('viewfinder.user')") == user
 
@@ -98,8 +113,12 @@ def test_preferences_give_explained_results_and_a_like_is_recorded(page, stack, 
     shown = [c.get_attribute("data-id") for c in cards(page)]
     assert set(shown) == set(orange_photos)
     first = cards(page)[0]
-    why = {dt.text: dd.text for dt, dd in zip(first.find_elements(By.CSS_SELECTOR, "dl.why dt"),
-                                              first.find_elements(By.CSS_SELECTOR, "dl.why dd"))}
+    why = {
+        dt.text: dd.text
+        for dt, dd in zip(
+            first.find_elements(By.CSS_SELECTOR, "dl.why dt"), first.find_elements(By.CSS_SELECTOR, "dl.why dd")
+        )
+    }
     assert {"colour", "orientation", "tags", "make"} <= set(why), why
     assert "✓" in why["make"] and "✓" in why["orientation"]
     assert "#f58214" in why["colour"]
@@ -110,10 +129,15 @@ def test_preferences_give_explained_results_and_a_like_is_recorded(page, stack, 
 
     liked = shown[0]
     first.find_element(By.CSS_SELECTOR, "button.like").click()
-    assert liked in poll(lambda: gateway.get(f"/recommend/users/{user}").json()["likes"], 60,
-                         what="the like in the user's profile")
-    wait(page, lambda d: "recorded" in cards(d)[0].find_element(By.CSS_SELECTOR, ".outcome").text, 30,
-         what="the page to say the like reached the user's profile")
+    assert liked in poll(
+        lambda: gateway.get(f"/recommend/users/{user}").json()["likes"], 60, what="the like in the user's profile"
+    )
+    wait(
+        page,
+        lambda d: "recorded" in cards(d)[0].find_element(By.CSS_SELECTOR, ".outcome").text,
+        30,
+        what="the page to say the like reached the user's profile",
+    )
     assert cards(page)[0].find_element(By.CSS_SELECTOR, "button.like").get_attribute("aria-pressed") == "true"
     wait(page, EC.text_to_be_present_in_element((By.ID, "user-summary"), "1 liked"), what="the user summary")
     page.execute_script("arguments[0].scrollIntoView()", cards(page)[0])
@@ -136,28 +160,45 @@ def test_an_upload_shows_its_progress_then_the_status_counts_then_results(page, 
     refused.write_bytes(b"this is not a picture")
 
     open_ui(page, stack, "status")
-    total = int(wait(page, lambda d: d.find_element(By.CSS_SELECTOR, "#pipeline-counts dd[data-key=total]").text,
-                     what="the status page's counts"))
+    total = int(
+        wait(
+            page,
+            lambda d: d.find_element(By.CSS_SELECTOR, "#pipeline-counts dd[data-key=total]").text,
+            what="the status page's counts",
+        )
+    )
 
     page.find_element(By.ID, "tab-upload").click()
     wait(page, EC.visibility_of_element_located((By.ID, "page-upload")), what="the upload tab")
     page.find_element(By.ID, "upload-files").send_keys(f"{path}\n{refused}")
     row = f"#uploads tr[data-file='{photo.name}']"
-    wait(page, lambda d: d.find_element(By.CSS_SELECTOR, row).get_attribute("data-status") == "enriched", 180,
-         what="the upload to be enriched")
+    wait(
+        page,
+        lambda d: d.find_element(By.CSS_SELECTOR, row).get_attribute("data-status") == "enriched",
+        180,
+        what="the upload to be enriched",
+    )
     image_id = page.find_element(By.CSS_SELECTOR, f"{row} .image-id a").get_attribute("data-id")
     assert gateway.get(f"/images/{image_id}").json()["exif"]["Make"] == make
     assert page.find_element(By.CSS_SELECTOR, f"{row} progress").get_attribute("value") == "1"
     assert "enriched" in page.find_element(By.CSS_SELECTOR, f"{row} .pipeline").text
-    wait(page, lambda d: d.execute_script(
-        f"const i = document.querySelector(\"{row} .preview img\"); return i && i.complete && i.naturalWidth > 0"),
-        what="the upload's thumbnail")
+    wait(
+        page,
+        lambda d: d.execute_script(
+            f'const i = document.querySelector("{row} .preview img"); return i && i.complete && i.naturalWidth > 0'
+        ),
+        what="the upload's thumbnail",
+    )
     bad = "#uploads tr[data-file='not-an-image.jpg']"
-    wait(page, lambda d: d.find_element(By.CSS_SELECTOR, bad).get_attribute("data-state") == "refused",
-         what="the refusal of the file that is not an image")
+    wait(
+        page,
+        lambda d: d.find_element(By.CSS_SELECTOR, bad).get_attribute("data-state") == "refused",
+        what="the refusal of the file that is not an image",
+    )
     assert "refused" in page.find_element(By.CSS_SELECTOR, bad).text
     # Dropped rather than chosen: the same bytes again, so the same image, already stored.
-    page.execute_script("""
+    page.execute_script(
+        """
         const [url, done] = arguments;
         fetch(url).then(r => r.blob()).then(blob => {
           const files = new DataTransfer();
@@ -165,19 +206,31 @@ def test_an_upload_shows_its_progress_then_the_status_counts_then_results(page, 
           const zone = document.getElementById('dropzone');
           for (const type of ['dragenter', 'dragover', 'drop'])
             zone.dispatchEvent(new DragEvent(type, {dataTransfer: files, bubbles: true, cancelable: true}));
-        });""", f"/cdn/show/{image_id}")
+        });""",
+        f"/cdn/show/{image_id}",
+    )
     dropped = "#uploads tr[data-file='dropped.jpg']"
-    wait(page, lambda d: d.find_element(By.CSS_SELECTOR, dropped).get_attribute("data-status") == "enriched", 60,
-         what="the dropped file's row")
+    wait(
+        page,
+        lambda d: d.find_element(By.CSS_SELECTOR, dropped).get_attribute("data-status") == "enriched",
+        60,
+        what="the dropped file's row",
+    )
     assert "already stored" in page.find_element(By.CSS_SELECTOR, dropped).text
     assert page.find_element(By.CSS_SELECTOR, f"{dropped} .image-id a").get_attribute("data-id") == image_id
     screenshot(page, "upload-done")
 
     page.find_element(By.ID, "tab-status").click()
-    wait(page, lambda d: int(d.find_element(By.CSS_SELECTOR, "#pipeline-counts dd[data-key=total]").text) > total,
-         what="the status page to count the upload")
-    wait(page, lambda d: d.find_elements(By.CSS_SELECTOR, "#health-table tr[data-service=recommend] td.ok"),
-         what="the health table")
+    wait(
+        page,
+        lambda d: int(d.find_element(By.CSS_SELECTOR, "#pipeline-counts dd[data-key=total]").text) > total,
+        what="the status page to count the upload",
+    )
+    wait(
+        page,
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#health-table tr[data-service=recommend] td.ok"),
+        what="the health table",
+    )
     wait(page, lambda d: d.find_elements(By.CSS_SELECTOR, "#stage-table tr[data-stage]"), what="the stage table")
     screenshot(page, "status-after-upload")
 

@@ -1,24 +1,25 @@
 """A corpus of awkward files through the real stack: each is refused at the door with its
 reason, or finishes, or ends as a dead letter with its reason; the worker keeps going."""
+
 from __future__ import annotations
 
 import io
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from connectors import kafka
-from connectors.ingest import ARRIVED_TOPIC, image_id
-from connectors.objectstore import ObjectStore
+from connectors.objectstore import open_store
+from core.ids import content_id
+from core.images import thumbnail_key
+from schemas.pipeline import ARRIVED
 from schemas.records import ImageArrived
-from streams.enrich.images import thumbnail_key
-from tests.conftest import poll
-from tests.photos import Photo, bilevel_png, jpeg
+from tests.support import poll
+from tests.support.photos import Photo, bilevel_png, jpeg
 
 
 def encode(im: Image.Image, fmt: str, **params) -> bytes:
@@ -46,27 +47,34 @@ def huge_exif() -> bytes:
     return encode(im, "JPEG", exif=exif)
 
 
-GOOD = {"alpha.png": alpha_png, "sixteen-bit.png": png16,
-        "image.webp": lambda: encode(Image.new("RGB", (90, 60), (30, 30, 200)), "WEBP"),
-        "huge-exif.jpg": huge_exif}
-REFUSED = {"zero.jpg": (lambda: b"", "empty file"),
-           "notes.jpg": (lambda: b"Dear diary, this is not a picture.", "not an image"),
-           "bomb.png": (lambda: bilevel_png(30_000, 30_000), "decompression bomb")}
+GOOD = {
+    "alpha.png": alpha_png,
+    "sixteen-bit.png": png16,
+    "image.webp": lambda: encode(Image.new("RGB", (90, 60), (30, 30, 200)), "WEBP"),
+    "huge-exif.jpg": huge_exif,
+}
+REFUSED = {
+    "zero.jpg": (lambda: b"", "empty file"),
+    "notes.jpg": (lambda: b"Dear diary, this is not a picture.", "not an image"),
+    "bomb.png": (lambda: bilevel_png(30_000, 30_000), "decompression bomb"),
+}
 
 
 def wait_finished(gateway, ids):
     def finished():
         rows = {i: gateway.get(f"/images/{i}").json() for i in ids}
         return rows if all(r["status"] != "arrived" for r in rows.values()) else None
+
     return poll(finished, 120, interval=0.5, what="the corpus to finish")
 
 
 def test_awkward_but_valid_images_finish(gateway, stack):
-    response = gateway.post("/gather/uploads", files=[("files", (name, make(), "application/octet-stream"))
-                                                      for name, make in GOOD.items()])
+    response = gateway.post(
+        "/gather/uploads", files=[("files", (name, make(), "application/octet-stream")) for name, make in GOOD.items()]
+    )
     assert response.status_code == 202 and not response.json()["rejected"], response.text
     rows = wait_finished(gateway, response.json()["ids"])
-    store = ObjectStore.from_settings(stack)
+    store = open_store(stack)
     for iid, row in rows.items():
         assert row["status"] == "enriched", (row["filename"], row["error"])
         assert row["colors"] and row["width"] > 0
@@ -77,8 +85,9 @@ def test_awkward_but_valid_images_finish(gateway, stack):
 
 
 def test_non_images_are_refused_at_the_door_with_the_reason(gateway):
-    response = gateway.post("/gather/uploads", files=[("files", (name, make(), "image/jpeg"))
-                                                      for name, (make, _) in REFUSED.items()])
+    response = gateway.post(
+        "/gather/uploads", files=[("files", (name, make(), "image/jpeg")) for name, (make, _) in REFUSED.items()]
+    )
     assert response.status_code == 422
     reasons = {r["filename"]: r["reason"] for r in response.json()["rejected"]}
     for name, (_, needle) in REFUSED.items():
@@ -87,25 +96,37 @@ def test_non_images_are_refused_at_the_door_with_the_reason(gateway):
 
 def test_the_worker_dead_letters_what_slips_past_the_door(gateway, stack, db):
     """Published straight to the arrival topic, as a buggy or hostile producer might."""
-    store, publisher = ObjectStore.from_settings(stack), kafka.EventPublisher(stack.broker)
+    store, publisher = open_store(stack), kafka.EventPublisher(stack.broker)
     corpus = {name: make() for name, (make, _) in REFUSED.items()}
     corpus["truncated.jpg"] = jpeg(Photo("t", (10, 200, 10), (0, 0, 0), (500, 400)))[:1500]
     ids = {}
     for name, data in corpus.items():
-        iid = image_id(data + name.encode())  # the empty file would otherwise share its hash with nothing else
+        iid = content_id(data + name.encode())  # the empty file would otherwise share its hash with nothing else
         store.put(f"originals/{iid}", data, "image/jpeg")
-        event = ImageArrived(id=iid, object_key=f"originals/{iid}", source="upload", filename=name,
-                             content_type="image/jpeg", size=len(data),
-                             arrived_at=datetime.now(timezone.utc).isoformat())
-        db.record_arrival(event)
-        publisher.publish(ARRIVED_TOPIC, iid, event)
+        event = ImageArrived(
+            id=iid,
+            object_key=f"originals/{iid}",
+            source="upload",
+            filename=name,
+            content_type="image/jpeg",
+            size=len(data),
+            arrived_at=datetime.now(UTC).isoformat(),
+        )
+        db.images.record_arrival(event)
+        publisher.publish(ARRIVED.name, iid, event)
         ids[name] = iid
     publisher.flush()
-    after = gateway.post("/gather/uploads", files=[("files", ("after.jpg", jpeg(Photo("a", (5, 5, 250), (0, 0, 0),
-                                                                                     (140, 100))), "image/jpeg"))])
+    after = gateway.post(
+        "/gather/uploads",
+        files=[("files", ("after.jpg", jpeg(Photo("a", (5, 5, 250), (0, 0, 0), (140, 100))), "image/jpeg"))],
+    )
     rows = wait_finished(gateway, list(ids.values()) + after.json()["ids"])
-    expected = {"zero.jpg": "empty file", "notes.jpg": "not an image", "bomb.png": "decompression bomb",
-                "truncated.jpg": "truncated"}
+    expected = {
+        "zero.jpg": "empty file",
+        "notes.jpg": "not an image",
+        "bomb.png": "decompression bomb",
+        "truncated.jpg": "truncated",
+    }
     for name, needle in expected.items():
         row = rows[ids[name]]
         assert row["status"] == "failed" and needle in row["error"], (name, row["error"])
@@ -116,22 +137,35 @@ def test_the_worker_dead_letters_what_slips_past_the_door(gateway, stack, db):
 def test_dead_letters_are_listed_and_retried_from_the_command_line(gateway, stack, db):
     """An image whose original went missing fails; once it is back, a retry finishes it."""
     data = jpeg(Photo("lost.jpg", (240, 120, 0), (0, 0, 0), (160, 120)))
-    iid = image_id(data)
-    event = ImageArrived(id=iid, object_key=f"originals/{iid}", source="upload", filename="lost.jpg",
-                         content_type="image/jpeg", size=len(data), arrived_at=datetime.now(timezone.utc).isoformat())
-    db.record_arrival(event)
+    iid = content_id(data)
+    event = ImageArrived(
+        id=iid,
+        object_key=f"originals/{iid}",
+        source="upload",
+        filename="lost.jpg",
+        content_type="image/jpeg",
+        size=len(data),
+        arrived_at=datetime.now(UTC).isoformat(),
+    )
+    db.images.record_arrival(event)
     publisher = kafka.EventPublisher(stack.broker)
-    publisher.publish(ARRIVED_TOPIC, iid, event)
+    publisher.publish(ARRIVED.name, iid, event)
     publisher.flush()
     poll(lambda: gateway.get(f"/images/{iid}").json()["status"] == "failed", 60, what="the lost image to fail")
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "viewfinder.cli", "deadletters", *args], capture_output=True,
-                              text=True, timeout=60, env={**os.environ, **stack.to_env()})
+        return subprocess.run(
+            [sys.executable, "-m", "viewfinder.cli", "deadletters", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, **stack.to_env()},
+        )
+
     listed = cli("--stage", "exif")
     assert listed.returncode == 0 and iid in listed.stdout and "lost.jpg" in listed.stdout, listed.stderr
     assert "NoSuchKey" in listed.stdout or "does not exist" in listed.stdout
-    ObjectStore.from_settings(stack).put(f"originals/{iid}", data, "image/jpeg")
+    open_store(stack).put(f"originals/{iid}", data, "image/jpeg")
     retried = cli("retry", iid)
     assert retried.returncode == 0 and "sent 1 image" in retried.stdout
     poll(lambda: gateway.get(f"/images/{iid}").json()["status"] == "enriched", 60, what="the retried image")

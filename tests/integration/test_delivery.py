@@ -1,5 +1,6 @@
 """At-least-once delivery and idempotent sinks, on the real stack: replays, re-drives after
 a broker restart, a worker killed mid-stream, a model that cannot be loaded."""
+
 from __future__ import annotations
 
 import json
@@ -9,17 +10,16 @@ import signal
 import subprocess
 import sys
 import tempfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import pytest
 
-from connectors.objectstore import ObjectStore
+from connectors.objectstore import open_store
 from connectors.vectors import open_index
 from schemas.records import DeadLetter, ImageArrived, ImageEnriched
-from tests.conftest import poll, stack_settings
-from tests.photos import Photo, jpeg
+from tests.support import poll, stack_settings
+from tests.support.photos import Photo, jpeg
 from viewfinder.embedded.process import free_port
 from viewfinder.stack import Stack, redrive
 
@@ -41,17 +41,28 @@ def test_replaying_an_enriched_event_changes_nothing(stack, gateway, db):
     before = gateway.get(f"/images/{iid}").json()
     index = open_index(stack)
     points = index.count()
-    row = db.get_image(iid)
+    row = db.images.get(iid)
     event = ImageEnriched(
-        id=iid, object_key=row["object_key"], source=row["source"], filename=row["filename"],
-        content_type=row["content_type"], size=row["size_bytes"], arrived_at=row["arrived_at"].isoformat(),
-        width=row["width"], height=row["height"], orientation=row["orientation"], exif=row["exif"],
+        id=iid,
+        object_key=row["object_key"],
+        source=row["source"],
+        filename=row["filename"],
+        content_type=row["content_type"],
+        size=row["size_bytes"],
+        arrived_at=row["arrived_at"].isoformat(),
+        width=row["width"],
+        height=row["height"],
+        orientation=row["orientation"],
+        exif=row["exif"],
         country=row["country"],
         tags={k: {"count": v["count"], "score": v["score"], "boxes": v["boxes"]} for k, v in row["tags"].items()},
-        tags_status=row["tags_status"], colors=row["colors"], vectors={"palette": [1.0] + [0.0] * 124},
-        embedding_status=row["embedding_status"])
+        tags_status=row["tags_status"],
+        colors=row["colors"],
+        vectors={"palette": [1.0] + [0.0] * 124},
+        embedding_status=row["embedding_status"],
+    )
     for _ in range(2):
-        db.save_enriched(event)
+        db.images.save_enriched(event)
         index.upsert([{"id": iid, "vectors": event.vectors, "payload": {"orientation": row["orientation"]}}])
     after = gateway.get(f"/images/{iid}").json()
     assert after == before
@@ -60,11 +71,16 @@ def test_replaying_an_enriched_event_changes_nothing(stack, gateway, db):
 
 
 def test_a_dead_letter_replayed_is_stored_once(db):
-    letter = DeadLetter(image_id="f" * 32, stage="colors", reason="truncated image file", event={"id": "f" * 32},
-                        failed_at=datetime.now(timezone.utc).isoformat())
-    db.save_dead_letter(letter)
-    db.save_dead_letter(letter)
-    rows = [r for r in db.dead_letters(1000) if r["image_id"] == "f" * 32]
+    letter = DeadLetter(
+        image_id="f" * 32,
+        stage="colors",
+        reason="truncated image file",
+        event={"id": "f" * 32},
+        failed_at=datetime.now(UTC).isoformat(),
+    )
+    db.images.save_dead_letter(letter)
+    db.images.save_dead_letter(letter)
+    rows = [r for r in db.images.dead_letters(1000) if r["image_id"] == "f" * 32]
     assert len(rows) == 1 and rows[0]["attempts"] == 1 and rows[0]["stage"] == "colors"
 
 
@@ -72,11 +88,17 @@ def test_images_the_broker_forgot_are_redriven_from_postgres(stack, gateway, db)
     """What `viewfinder up` does after a restart of the in-memory broker."""
     data = jpeg(Photo("forgotten.jpg", (200, 200, 20), (0, 0, 0), (180, 120)))
     iid = "ab" * 16
-    ObjectStore.from_settings(stack).put(f"originals/{iid}", data, "image/jpeg")
-    arrival = ImageArrived(id=iid, object_key=f"originals/{iid}", source="upload", filename="forgotten.jpg",
-                           content_type="image/jpeg", size=len(data),
-                           arrived_at=(datetime.now(timezone.utc) - timedelta(minutes=5)).isoformat())
-    assert db.record_arrival(arrival) is None  # new to the database, never published
+    open_store(stack).put(f"originals/{iid}", data, "image/jpeg")
+    arrival = ImageArrived(
+        id=iid,
+        object_key=f"originals/{iid}",
+        source="upload",
+        filename="forgotten.jpg",
+        content_type="image/jpeg",
+        size=len(data),
+        arrived_at=(datetime.now(UTC) - timedelta(minutes=5)).isoformat(),
+    )
+    assert db.images.record_arrival(arrival) is None  # new to the database, never published
     # Stuck for five minutes: the status page's lag says so.
     assert gateway.get("/gather/status").json()["pipeline"]["lag_seconds"] >= 299
     assert redrive(stack) >= 1
@@ -98,8 +120,13 @@ def test_cli_upload_prints_the_new_ids(stack):
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "cli.jpg"
         path.write_bytes(jpeg(Photo("cli.jpg", (90, 30, 200), (0, 0, 0), (150, 100))))
-        out = subprocess.run([sys.executable, "-m", "viewfinder.cli", "upload", str(path)], capture_output=True,
-                             text=True, env={**os.environ, **stack.to_env()}, timeout=60)
+        out = subprocess.run(
+            [sys.executable, "-m", "viewfinder.cli", "upload", str(path)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **stack.to_env()},
+            timeout=60,
+        )
     assert out.returncode == 0, out.stderr
     body = json.loads(out.stdout)
     assert len(body["ids"]) == 1 and body["images"][0]["filename"] == "cli.jpg"
@@ -110,8 +137,9 @@ def test_without_detector_weights_images_still_complete_and_data_outlives_restar
     same data dir started again."""
     data_dir = Path(tempfile.mkdtemp(prefix="viewfinder-nomodel-"))
     data_dir.chmod(0o755)
-    settings = stack_settings(data_dir, detr_model=str(data_dir / "no-such-model"),
-                              clip_model=str(data_dir / "no-such-clip"))
+    settings = stack_settings(
+        data_dir, detr_model=str(data_dir / "no-such-model"), clip_model=str(data_dir / "no-such-clip")
+    )
     stack = Stack(settings)
     try:
         with httpx.Client(base_url=stack.start().gateway_url, timeout=60) as gateway:

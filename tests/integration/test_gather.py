@@ -1,19 +1,21 @@
 """Gathering the Unsplash Lite dataset through the gateway, on the real stack, from a local
 image server that misbehaves on purpose."""
+
 from __future__ import annotations
 
 import io
 import json
 import os
-import zipfile
 import signal
 import subprocess
 import sys
+import zipfile
 
 import pytest
 
-from tests.conftest import poll
-from tests.unsplash_fixture import ImageServer, write_dataset
+from schemas.pipeline import STAGE_NAMES
+from tests.support import poll
+from tests.support.dataset import ImageServer, write_dataset
 
 KINDS = ["ok"] * 7 + ["missing", "flaky", "busy", "slow", "text"]
 
@@ -22,6 +24,7 @@ def gathered(gateway, what="the gathering run"):
     def finished():
         g = gateway.get("/gather/status").json()["gather"]
         return g if g and g["phase"] in ("done", "failed") else None
+
     return poll(finished, 180, interval=0.5, what=what)
 
 
@@ -51,13 +54,17 @@ def test_counts_and_reasons(first_run, db):
     assert (g["total"], g["stored"], g["failed"], g["already_stored"]) == (12, 10, 2, 0)
     assert g["tables"]["photos"]["rows"] == 12 and g["tables"]["photos"]["dropped"] == {"duplicate": 1}
     with db.cursor() as cur:
-        cur.execute("SELECT photo_id, download_status, download_error FROM unsplash_photos "
-                    "WHERE photo_id LIKE 'g%%' ORDER BY photo_id")
+        cur.execute(
+            "SELECT photo_id, download_status, download_error FROM unsplash_photos "
+            "WHERE photo_id LIKE 'g%%' ORDER BY photo_id"
+        )
         rows = {r["photo_id"]: r for r in cur.fetchall()}
     assert rows["g008-missing"]["download_error"] == "HTTP 404 Not Found"
     assert "not an image" in rows["g012-text"]["download_error"]
-    assert {pid for pid, r in rows.items() if r["download_status"] == "stored"} == \
-        {pid for pid, _ in photos} - {"g008-missing", "g012-text"}
+    assert {pid for pid, r in rows.items() if r["download_status"] == "stored"} == {pid for pid, _ in photos} - {
+        "g008-missing",
+        "g012-text",
+    }
 
 
 def test_retries_and_bounded_width(first_run, server):
@@ -71,8 +78,10 @@ def test_dataset_metadata_is_stored_typed(first_run, db):
     with db.cursor() as cur:
         cur.execute("SELECT * FROM unsplash_photos WHERE photo_id = 'g001-ok'")
         p = cur.fetchone()
-        cur.execute("SELECT keyword, ai_service_1_confidence, suggested_by_user FROM unsplash_keywords "
-                    "WHERE photo_id = 'g001-ok' ORDER BY keyword")
+        cur.execute(
+            "SELECT keyword, ai_service_1_confidence, suggested_by_user FROM unsplash_keywords "
+            "WHERE photo_id = 'g001-ok' ORDER BY keyword"
+        )
         keywords = cur.fetchall()
         cur.execute("SELECT count(*) AS n FROM unsplash_conversions WHERE photo_id LIKE 'g%%'")
         conversions = cur.fetchone()["n"]
@@ -82,8 +91,10 @@ def test_dataset_metadata_is_stored_typed(first_run, db):
     assert (p["latitude"], p["longitude"]) == (44.25, -119.5)  # swapped back: the dataset is version 1.2.0
     assert p["country"] == "Iceland" and p["photographer_last_name"] is None
     assert p["submitted_at"].year == 2020
-    assert [(k["keyword"], k["ai_service_1_confidence"], k["suggested_by_user"]) for k in keywords] == \
-        [("mountain", 45.5, False), ("snowy peak", None, True)]
+    assert [(k["keyword"], k["ai_service_1_confidence"], k["suggested_by_user"]) for k in keywords] == [
+        ("mountain", 45.5, False),
+        ("snowy peak", None, True),
+    ]
     assert conversions == len(KINDS)  # the repeated row is one row
     assert [c["coverage"] for c in colors] == [0.41]
 
@@ -92,8 +103,11 @@ def test_downloads_enter_the_pipeline(first_run, gateway, db):
     with db.cursor() as cur:
         cur.execute("SELECT image_id FROM unsplash_photos WHERE photo_id = 'g001-ok'")
         iid = cur.fetchone()["image_id"]
-    image = poll(lambda: (lambda r: r if r["status"] == "enriched" else None)(gateway.get(f"/images/{iid}").json()),
-                 120, what="a downloaded photo to be enriched")
+    image = poll(
+        lambda: (lambda r: r if r["status"] == "enriched" else None)(gateway.get(f"/images/{iid}").json()),
+        120,
+        what="a downloaded photo to be enriched",
+    )
     assert image["source"] == "unsplash" and image["country"] == "Iceland"
     assert image["width"] == 321 and image["exif"]["Make"] == "FUJIFILM"
     status = gateway.get("/gather/status").json()
@@ -101,9 +115,9 @@ def test_downloads_enter_the_pipeline(first_run, gateway, db):
     pipeline = status["pipeline"]
     assert {"arrived", "enriched", "failed", "enriched_per_s", "failed_by_stage"} <= set(pipeline)
     stages = {s["stage"]: s["passed"] for s in pipeline["stages"]}
-    assert list(stages) == ["exif", "detect", "colors", "embed", "stored"]
-    assert stages["exif"] >= stages["detect"] >= stages["colors"] >= stages["embed"] >= stages["stored"]
-    assert stages["stored"] == pipeline["enriched"]
+    assert list(stages) == list(STAGE_NAMES)
+    assert stages["exif"] >= stages["detect"] >= stages["colors"] >= stages["embed"] >= stages["sink"]
+    assert stages["sink"] == pipeline["enriched"]
 
 
 def test_dataset_keywords_become_tags_free_text_can_reach(first_run, gateway, db):
@@ -148,9 +162,22 @@ def test_killed_midway_then_resumed_from_the_command_line(running_stack, gateway
         running_stack.processes.remove(proc)
         running_stack.start_gateway()
         out = subprocess.run(
-            [sys.executable, "-m", "viewfinder.cli", "gather", "unsplash", "--dataset", str(folder),
-             "--concurrency", "8"], capture_output=True, text=True, timeout=300,
-            env={**os.environ, **running_stack.settings.to_env()})
+            [
+                sys.executable,
+                "-m",
+                "viewfinder.cli",
+                "gather",
+                "unsplash",
+                "--dataset",
+                str(folder),
+                "--concurrency",
+                "8",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, **running_stack.settings.to_env()},
+        )
         assert out.returncode == 0, out.stderr
         summary = json.loads(out.stdout)
         assert summary["already_stored"] >= 5 and summary["already_stored"] + summary["stored"] == 40
@@ -158,8 +185,10 @@ def test_killed_midway_then_resumed_from_the_command_line(running_stack, gateway
         assert max(slow_server.requests.values()) <= 2  # at most the one in flight at the kill is fetched again
         assert sum(slow_server.requests.values()) <= 40 + 2
     with db.cursor() as cur:
-        cur.execute("SELECT count(*) AS n, count(DISTINCT image_id) AS images FROM unsplash_photos "
-                    "WHERE photo_id LIKE 'k%%' AND download_status = 'stored'")
+        cur.execute(
+            "SELECT count(*) AS n, count(DISTINCT image_id) AS images FROM unsplash_photos "
+            "WHERE photo_id LIKE 'k%%' AND download_status = 'stored'"
+        )
         assert cur.fetchone() == {"n": 40, "images": 40}
         cur.execute("SELECT latitude FROM unsplash_photos WHERE photo_id = 'k001'")
         assert cur.fetchone()["latitude"] is None  # version 1.3.0: not swapped, so -119.5 is no latitude
@@ -167,8 +196,12 @@ def test_killed_midway_then_resumed_from_the_command_line(running_stack, gateway
     with db.cursor() as cur:
         cur.execute("SELECT image_id FROM unsplash_photos WHERE photo_id LIKE 'k%%'")
         ids = [r["image_id"] for r in cur.fetchall()]
-    poll(lambda: all(gateway.get(f"/images/{i}").json()["status"] == "enriched" for i in ids), 240, interval=1,
-         what="every resumed download to be enriched")
+    poll(
+        lambda: all(gateway.get(f"/images/{i}").json()["status"] == "enriched" for i in ids),
+        240,
+        interval=1,
+        what="every resumed download to be enriched",
+    )
 
 
 def test_the_dataset_can_be_the_url_of_its_zip(server, gateway, tmp_path, db):
@@ -179,16 +212,19 @@ def test_the_dataset_can_be_the_url_of_its_zip(server, gateway, tmp_path, db):
         for path in folder.iterdir():
             zf.write(path, f"{folder.name}/{path.name}")
     server.files["lite.zip"] = archive.getvalue()
-    response = gateway.get("/gather/download", params={"dataset": server.url("files", 0).replace("/0", "/lite.zip"),
-                                                       "limit": "4"})
+    response = gateway.get(
+        "/gather/download", params={"dataset": server.url("files", 0).replace("/0", "/lite.zip"), "limit": "4"}
+    )
     assert response.status_code == 202, response.text
     g = gathered(gateway, "a run from a zip URL")
     assert g["phase"] == "done", g["error"]
     assert (g["total"], g["stored"]) == (4, 4)  # the limit: the first four photos by id
     assert g["tables"]["photos"]["rows"] == 6
     with db.cursor() as cur:
-        cur.execute("SELECT photo_id FROM unsplash_photos WHERE photo_id LIKE 'z%%' AND download_status = 'stored' "
-                    "ORDER BY photo_id")
+        cur.execute(
+            "SELECT photo_id FROM unsplash_photos WHERE photo_id LIKE 'z%%' AND download_status = 'stored' "
+            "ORDER BY photo_id"
+        )
         assert [r["photo_id"] for r in cur.fetchall()] == ["z000", "z001", "z002", "z003"]
 
 
@@ -201,11 +237,26 @@ def test_evaluation_replays_searches_with_known_answers(server, gateway, tmp_pat
     with db.cursor() as cur:
         cur.execute("SELECT image_id FROM unsplash_photos WHERE photo_id LIKE 'e0%%'")
         ids = [r["image_id"] for r in cur.fetchall()]
-    poll(lambda: all(gateway.get(f"/images/{i}").json()["status"] == "enriched" for i in ids), 120,
-         what="the evaluation photos to be enriched")
-    out = subprocess.run([sys.executable, "-m", "viewfinder.cli", "evaluate", "--k", "10",
-                          *(arg for w in words.values() for arg in ("--keyword", w))],
-                         capture_output=True, text=True, timeout=300, env={**os.environ, **stack.to_env()})
+    poll(
+        lambda: all(gateway.get(f"/images/{i}").json()["status"] == "enriched" for i in ids),
+        120,
+        what="the evaluation photos to be enriched",
+    )
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "viewfinder.cli",
+            "evaluate",
+            "--k",
+            "10",
+            *(arg for w in words.values() for arg in ("--keyword", w)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **stack.to_env()},
+    )
     assert out.returncode == 0, out.stderr
     assert "4 searches replayed" in out.stdout
     rows = {line.split()[0]: [float(v) for v in line.split()[1:]] for line in out.stdout.splitlines()[2:]}
@@ -233,8 +284,13 @@ def ids_by_photo(db, photo_ids: list[str]) -> list[str]:
 
 
 def test_users_simulate(stack, gateway):
-    out = subprocess.run([sys.executable, "-m", "viewfinder.cli", "users", "simulate", "5"], capture_output=True,
-                         text=True, timeout=300, env={**os.environ, **stack.to_env()})
+    out = subprocess.run(
+        [sys.executable, "-m", "viewfinder.cli", "users", "simulate", "5"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **stack.to_env()},
+    )
     assert out.returncode == 0, out.stderr
     assert len(out.stdout.splitlines()) == 5
     for n in range(1, 6):

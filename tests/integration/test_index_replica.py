@@ -1,5 +1,6 @@
 """The gateway's replica of the colour space answers like the index service itself, sees every
 acknowledged write at once, and starts over when the service restarts."""
+
 from __future__ import annotations
 
 import random
@@ -8,14 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from connectors.replica import PaletteReplica, ReplicatedIndex
 from connectors.vectors import EdgeIndex, IndexServiceClient
-from tests.conftest import poll
+from query.recommendation.replica import PaletteReplica, ReplicatedIndex
 from tests.integration.test_vector_index import DIM, VECTORS, points
+from tests.support import poll
 from viewfinder.embedded import index as index_service
 
-FILTERS = [{}, {"orientation": "landscape"}, {"make": "canon"}, {"make": ["canon", "sony"]},
-           {"tags": ["dog", "cat"]}, {"orientation": "portrait", "tags": ["car"]}, {"make": "leica"}]
+FILTERS = [
+    {},
+    {"orientation": "landscape"},
+    {"make": "canon"},
+    {"make": ["canon", "sony"]},
+    {"tags": ["dog", "cat"]},
+    {"orientation": "portrait", "tags": ["car"]},
+    {"make": "leica"},
+]
 
 
 def as_replica_points(data):
@@ -94,8 +102,10 @@ def test_gateway_replica_follows_the_index_service(service_dir):
 
         # Anything beyond colours and keyword filters is the service's own answer.
         liked = reader.vectors([data[0]["id"]], "palette")[data[0]["id"]]
-        same_hits(replicated.search("palette", None, {}, 5, positives=[liked]),
-                  reader.search("palette", None, {}, 5, positives=[liked]))
+        same_hits(
+            replicated.search("palette", None, {}, 5, positives=[liked]),
+            reader.search("palette", None, {}, 5, positives=[liked]),
+        )
     finally:
         proc.stop()
     # A restarted service numbers its changes anew: the replica notices and copies again.
@@ -104,8 +114,13 @@ def test_gateway_replica_follows_the_index_service(service_dir):
         first = replicated.replica
         writer.upsert(points(301)[300:])
         assert replicated.search("palette", [1.0] * DIM, {}, 3)  # answered by the service meanwhile
-        poll(lambda: replicated.replica is not None and replicated.replica is not first
-             and len(replicated.replica) == 301, 30, what="a fresh copy after the restart")
+        poll(
+            lambda: (
+                replicated.replica is not None and replicated.replica is not first and len(replicated.replica) == 301
+            ),
+            30,
+            what="a fresh copy after the restart",
+        )
     finally:
         replicated.close()
         writer.close()

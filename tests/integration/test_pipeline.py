@@ -1,5 +1,6 @@
 """An upload travels the whole real stack: gateway → S3 + PostgreSQL + Kafka → Faust
 stages → PostgreSQL + vector index → recommendation."""
+
 from __future__ import annotations
 
 import io
@@ -13,12 +14,18 @@ from PIL import Image
 
 from connectors.postgres import Database
 from connectors.vectors import open_index
-from streams.enrich.colors import delta_e, hex_to_rgb, rgb_to_lab
-from tests.conftest import TINY_CLIP_DIM, poll
-from tests.photos import Photo, expected_degrees, jpeg
+from core.colors import delta_e, hex_to_rgb, rgb_to_lab
+from schemas.pipeline import STAGE_NAMES
+from tests.support import TINY_CLIP_DIM, poll
+from tests.support.photos import Photo, expected_degrees, jpeg
 
-PAINTS = {"red": (230, 20, 20), "blue": (20, 40, 220), "green": (30, 170, 50),
-          "yellow": (245, 220, 30), "purple": (130, 40, 160)}
+PAINTS = {
+    "red": (230, 20, 20),
+    "blue": (20, 40, 220),
+    "green": (30, 170, 50),
+    "yellow": (245, 220, 30),
+    "purple": (130, 40, 160),
+}
 SHAPES = {"landscape": (360, 240), "portrait": (240, 360), "square": (300, 300)}
 GPS = [(-33.8568, 151.2153, 58.0), (40.6892, -74.0445, 12.5), (-22.9519, -43.2105, -8.25), None, None, None]
 COUNTRIES = dict(zip(GPS[:3], ["Australia", "United States", "Brazil"]))
@@ -28,12 +35,19 @@ def make_photos() -> list[Photo]:
     photos = []
     combos = itertools.product(PAINTS.items(), SHAPES.items(), range(2))
     for i, ((paint, rgb), (shape, size), copy) in enumerate(combos):
-        photos.append(Photo(
-            name=f"{paint}-{shape}-{copy}.jpg", color=rgb, accent=(235, 235, 235) if copy else (10, 10, 10),
-            size=(size[0] + 8 * copy, size[1] + 8 * copy) if shape != "square" else size,
-            make=["Canon", "NIKON CORPORATION", "SONY"][i % 3], model=f"Model {i}",
-            taken=f"20{10 + i % 12}:0{1 + i % 9}:1{i % 10} 0{i % 10}:15:30", iso=100 * (1 + i % 8),
-            gps=GPS[i % len(GPS)]))
+        photos.append(
+            Photo(
+                name=f"{paint}-{shape}-{copy}.jpg",
+                color=rgb,
+                accent=(235, 235, 235) if copy else (10, 10, 10),
+                size=(size[0] + 8 * copy, size[1] + 8 * copy) if shape != "square" else size,
+                make=["Canon", "NIKON CORPORATION", "SONY"][i % 3],
+                model=f"Model {i}",
+                taken=f"20{10 + i % 12}:0{1 + i % 9}:1{i % 10} 0{i % 10}:15:30",
+                iso=100 * (1 + i % 8),
+                gps=GPS[i % len(GPS)],
+            )
+        )
     return photos
 
 
@@ -63,6 +77,7 @@ def uploaded(gateway):
                 return None
             done[name] = r.json()
         return done
+
     images = poll(finished, timeout=300, interval=1, what="every upload to finish the pipeline")
     return body, ids, images
 
@@ -118,7 +133,7 @@ def test_tags_come_from_the_detector(uploaded):
         img = images[photo.name]
         assert img["tags_status"] == "ok"
         assert img["tags"], photo.name
-        for label, tag in img["tags"].items():
+        for tag in img["tags"].values():
             assert tag["count"] == len(tag["boxes"]) >= 1 and 0 <= tag["score"] <= 1
             for x0, y0, x1, y1 in tag["boxes"]:  # in the stored image's pixels, not the detector's
                 assert 0 <= x0 <= x1 <= img["width"] + 1 and 0 <= y0 <= y1 <= img["height"] + 1
@@ -127,7 +142,7 @@ def test_tags_come_from_the_detector(uploaded):
 def enriched_and_points(stack) -> tuple[int, int]:
     db, index = Database(stack.database_url, maxconn=1), open_index(stack)
     try:
-        return db.pipeline_status()["enriched"], index.count()
+        return db.images.pipeline_status()["enriched"], index.count()
     finally:
         db.close()
         index.close()
@@ -153,7 +168,7 @@ def test_red_landscapes_rank_first(uploaded, gateway):
     response = gateway.post("/recommend/recommend", json={"color": "#ff0000", "orientation": "landscape", "limit": 10})
     assert response.status_code == 200, response.text
     results = response.json()["results"]
-    assert {r["id"] for r in results[:len(red_landscapes)]} == red_landscapes
+    assert {r["id"] for r in results[: len(red_landscapes)]} == red_landscapes
     top = results[0]
     assert top["why"]["orientation"]["match"] is True
     assert top["why"]["color"]["delta_e"] < 15
@@ -202,7 +217,12 @@ def test_health_names_every_dependency(gateway):
         assert response.status_code == 200, response.text
         assert all(c["ok"] for c in response.json()["checks"].values())
     assert set(gateway.get("/api/v1/health").json()["checks"]) == {
-        "broker", "database", "object_store", "vector_index", "dashboard"}
+        "broker",
+        "database",
+        "object_store",
+        "vector_index",
+        "dashboard",
+    }
 
 
 def test_the_dashboard_health_check_fails_when_nothing_serves_the_pages(stack):
@@ -211,6 +231,7 @@ def test_the_dashboard_health_check_fails_when_nothing_serves_the_pages(stack):
 
     def check(settings):
         return Services(settings, db=None, store=None, index=None, publisher=None)._dashboard()
+
     check(stack)  # the session's dashboard server answers
     with pytest.raises(httpx.HTTPError):
         check(stack.replace(dashboard_port=free_port()))
@@ -227,14 +248,21 @@ def test_the_dashboard_server_serves_the_live_pipeline_page(stack, uploaded):
             return dict(zip(source.data["stage"], source.data["passed"]))
 
     enriched, _ = enriched_and_points(stack)
-    shown = poll(lambda: (lambda s: s if s["stored"] == enriched else None)(stages_shown()), 30,
-                 what="the dashboard to show what PostgreSQL holds")
-    assert list(shown) == ["exif", "detect", "colors", "embed", "stored"] and shown["exif"] >= shown["stored"] >= 30
+    shown = poll(
+        lambda: (lambda s: s if s["sink"] == enriched else None)(stages_shown()),
+        30,
+        what="the dashboard to show what PostgreSQL holds",
+    )
+    assert list(shown) == list(STAGE_NAMES) and shown["exif"] >= shown["sink"] >= 30
 
 
 def test_bad_preferences_get_a_clear_400(gateway):
-    for body, needle in [({"color": "red"}, "#rrggbb"), ({"tags": ["a", "b", "c", "d", "e", "f"]}, "at most 5"),
-                         ({"width": -3}, "width"), ({"orientation": "diagonal"}, "orientation")]:
+    for body, needle in [
+        ({"color": "red"}, "#rrggbb"),
+        ({"tags": ["a", "b", "c", "d", "e", "f"]}, "at most 5"),
+        ({"width": -3}, "width"),
+        ({"orientation": "diagonal"}, "orientation"),
+    ]:
         response = gateway.post("/recommend/recommend", json=body)
         assert response.status_code == 400
         assert needle in response.json()["error"]

@@ -1,28 +1,36 @@
 """The recommender on a small real collection: filters, users, feedback that moves rankings,
 more-like-this."""
+
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from schemas.records import Feedback
-from tests.conftest import poll
-from tests.photos import Photo, jpeg
+from tests.support import poll
+from tests.support.photos import Photo, jpeg
 
 COLOURS = {"red": (220, 30, 30), "blue": (30, 60, 220), "green": (40, 180, 60)}
 
 
 @pytest.fixture(scope="module")
 def collection(gateway):
-    photos = [Photo(f"rec-{name}-{i}.jpg", rgb, (250, 250, 250), (300 + 10 * i, 200), make=make, model="M")
-              for name, rgb in COLOURS.items() for i, make in enumerate(["Leica", "Fujifilm", "Leica", "Ricoh"])]
+    photos = [
+        Photo(f"rec-{name}-{i}.jpg", rgb, (250, 250, 250), (300 + 10 * i, 200), make=make, model="M")
+        for name, rgb in COLOURS.items()
+        for i, make in enumerate(["Leica", "Fujifilm", "Leica", "Ricoh"])
+    ]
     response = gateway.post("/gather/uploads", files=[("files", (p.name, jpeg(p), "image/jpeg")) for p in photos])
     assert response.status_code == 202, response.text
     ids = {img["filename"]: img["id"] for img in response.json()["images"]}
-    poll(lambda: all(gateway.get(f"/images/{i}").json()["status"] == "enriched" for i in ids.values()), 180,
-         interval=0.5, what="the collection to be enriched")
+    poll(
+        lambda: all(gateway.get(f"/images/{i}").json()["status"] == "enriched" for i in ids.values()),
+        180,
+        interval=0.5,
+        what="the collection to be enriched",
+    )
     return {colour: [ids[p.name] for p in photos if p.name.startswith(f"rec-{colour}-")] for colour in COLOURS}
 
 
@@ -70,8 +78,13 @@ def test_likes_move_similar_images_up_and_dislikes_move_them_down(collection, ga
     for image, signal in ((liked, "like"), (disliked, "dislike")):
         response = gateway.post("/recommend/feedback", json={"user": "erin", "image": image, "signal": signal})
         assert response.status_code == 202, response.text
-    poll(lambda: (lambda u: liked in u["likes"] and disliked in u["dislikes"])(
-        gateway.get("/recommend/users/erin").json()), 60, what="the worker to fold the feedback")
+    poll(
+        lambda: (lambda u: liked in u["likes"] and disliked in u["dislikes"])(
+            gateway.get("/recommend/users/erin").json()
+        ),
+        60,
+        what="the worker to fold the feedback",
+    )
     after = recommend(gateway, user="erin")
     other_red, other_blue = collection["red"][1:], collection["blue"][1:]
     assert rank(after, other_red) < rank(before, other_red)
@@ -82,23 +95,35 @@ def test_likes_move_similar_images_up_and_dislikes_move_them_down(collection, ga
 
 def test_feedback_is_validated(collection, gateway):
     image = collection["green"][0]
-    cases = [({"user": "erin", "image": image, "signal": "love"}, 400),
-             ({"user": "erin", "image": "nope", "signal": "like"}, 400),
-             ({"user": "stranger", "image": image, "signal": "like"}, 404),
-             ({"user": "erin", "image": "0" * 32, "signal": "like"}, 404)]
+    cases = [
+        ({"user": "erin", "image": image, "signal": "love"}, 400),
+        ({"user": "erin", "image": "nope", "signal": "like"}, 400),
+        ({"user": "stranger", "image": image, "signal": "like"}, 404),
+        ({"user": "erin", "image": "0" * 32, "signal": "like"}, 404),
+    ]
     for body, status in cases:
         assert gateway.post("/recommend/feedback", json=body).status_code == status, body
 
 
 def test_replayed_feedback_folds_once(db, gateway, collection):
     gateway.put("/recommend/users/fay", json={})
-    event = Feedback(event_id=str(uuid.uuid4()), user="fay", image_id=collection["green"][1], signal="like",
-                     at=datetime.now(timezone.utc).isoformat())
-    older = Feedback(event_id=str(uuid.uuid4()), user="fay", image_id=collection["green"][1], signal="dislike",
-                     at="2000-01-01T00:00:00+00:00")
+    event = Feedback(
+        event_id=str(uuid.uuid4()),
+        user="fay",
+        image_id=collection["green"][1],
+        signal="like",
+        at=datetime.now(UTC).isoformat(),
+    )
+    older = Feedback(
+        event_id=str(uuid.uuid4()),
+        user="fay",
+        image_id=collection["green"][1],
+        signal="dislike",
+        at="2000-01-01T00:00:00+00:00",
+    )
     for e in (event, event, older):
-        db.apply_feedback(e)
-    user = db.get_user("fay")
+        db.users.apply_feedback(e)
+    user = db.users.get("fay")
     assert user["likes"] == [collection["green"][1]] and user["dislikes"] == []  # the older dislike loses
     with db.cursor() as cur:
         cur.execute("SELECT count(*) AS n FROM feedback WHERE user_name = 'fay'")

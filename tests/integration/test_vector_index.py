@@ -1,5 +1,6 @@
 """The two engines behind `VectorIndex` answer alike: Qdrant's in-process engine (embedded
 default) and qdrant-client (the Qdrant server in production; its local mode here)."""
+
 from __future__ import annotations
 
 import random
@@ -16,20 +17,32 @@ DIM = VECTORS["palette"]
 
 def points(n: int = 300) -> list[dict]:
     rng = random.Random(7)
-    return [{"id": uuid.UUID(int=rng.getrandbits(128)).hex,
-             # Every other point has no CLIP vector, as when the model was unavailable.
-             "vectors": {"palette": [rng.random() for _ in range(DIM)],
-                         **({"clip": [rng.random() for _ in range(8)]} if rng.random() < 0.5 else {})},
-             "payload": {"orientation": rng.choice(["landscape", "portrait", "square"]),
-                         "make": rng.choice(["canon", "sony", None]),
-                         "tags": rng.sample(["dog", "cat", "car", "tree"], rng.randint(0, 2)),
-                         "width": rng.randint(100, 4000)}} for _ in range(n)]
+    return [
+        {
+            "id": uuid.UUID(int=rng.getrandbits(128)).hex,
+            # Every other point has no CLIP vector, as when the model was unavailable.
+            "vectors": {
+                "palette": [rng.random() for _ in range(DIM)],
+                **({"clip": [rng.random() for _ in range(8)]} if rng.random() < 0.5 else {}),
+            },
+            "payload": {
+                "orientation": rng.choice(["landscape", "portrait", "square"]),
+                "make": rng.choice(["canon", "sony", None]),
+                "tags": rng.sample(["dog", "cat", "car", "tree"], rng.randint(0, 2)),
+                "width": rng.randint(100, 4000),
+            },
+        }
+        for _ in range(n)
+    ]
 
 
 @pytest.fixture(params=["edge", "qdrant-client"])
 def index(request, tmp_path):
-    engine = (EdgeIndex(tmp_path / "shard", VECTORS) if request.param == "edge"
-              else QdrantIndex(":memory:", "images", VECTORS))
+    engine = (
+        EdgeIndex(tmp_path / "shard", VECTORS)
+        if request.param == "edge"
+        else QdrantIndex(":memory:", "images", VECTORS)
+    )
     engine.ensure()
     yield engine
     engine.close()
@@ -48,6 +61,7 @@ def brute_force(data, query, must, limit):
     def cosine(a, b):
         dot = sum(x * y for x, y in zip(a, b))
         return dot / (sum(x * x for x in a) ** 0.5 * sum(y * y for y in b) ** 0.5)
+
     ranked = sorted((p for p in data if matches(p)), key=lambda p: -cosine(p["vectors"]["palette"], query))
     return [p["id"] for p in ranked[:limit]]
 
@@ -102,8 +116,10 @@ def test_searches_together_answer_as_searches_alone(index):
     data = points(150)
     index.upsert(data)
     query = data[3]["vectors"]["palette"]
-    requests = [{"using": "palette", "vector": query, "must": {"orientation": "portrait"}, "limit": 7},
-                {"using": "palette", "vector": query, "must": None, "limit": 5, "exclude": [data[3]["id"]]}]
+    requests = [
+        {"using": "palette", "vector": query, "must": {"orientation": "portrait"}, "limit": 7},
+        {"using": "palette", "vector": query, "must": None, "limit": 5, "exclude": [data[3]["id"]]},
+    ]
     together = index.search_many(requests)
     alone = [index.search(**r) for r in requests]
     assert [[h["id"] for h in hits] for hits in together] == [[h["id"] for h in hits] for hits in alone]

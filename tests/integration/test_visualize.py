@@ -4,6 +4,7 @@ The session stack is shared with other test files, so expected numbers come eith
 database itself (independent SQL) or from this file's own photos, which carry a camera brand
 nobody else uses ("Vfgraph", in three spellings) and dates from the early 1990s.
 """
+
 from __future__ import annotations
 
 import collections
@@ -18,28 +19,75 @@ import numpy as np
 import pytest
 
 from connectors import export
-from dashboards import graphs
-from tests.conftest import poll
-from tests.photos import Photo, jpeg
+from core.colors import css3_hex
+from query.analytics import graphs
+from tests.support import poll
+from tests.support.photos import Photo, jpeg
 
 ROOT = Path(__file__).resolve().parents[2]
 BRAND = "vfgraph"
 # name → (photo, country); widths/heights/altitudes chosen to land in known bins. The tests' tiny
 # random DETR tags by colour: these paints give this file's photos more than one tag.
 MINE = {
-    "vf-paris.jpg": (Photo("vf-paris.jpg", (200, 30, 30), (240, 240, 240), (2100, 1400),
-                           make="Vfgraph Optical Co., Ltd.", taken="1991:03:04 09:00:00",
-                           gps=(48.8584, 2.2945, 35.0)), "France"),
-    "vf-sydney.jpg": (Photo("vf-sydney.jpg", (30, 60, 210), (10, 10, 10), (900, 1300), make="VFGRAPH",
-                            taken="1991:07:08 23:59:00", gps=(-33.8568, 151.2153, 1200.0)), "Australia"),
-    "vf-rio.jpg": (Photo("vf-rio.jpg", (120, 40, 150), (240, 240, 240), (1200, 800), make="VFGRAPH",
-                         taken="1993:01:02 12:00:00", gps=(-22.9519, -43.2105, -8.25)), "Brazil"),
-    "vf-undated.jpg": (Photo("vf-undated.jpg", (240, 220, 40), (240, 240, 240), (640, 480), make="  vfgraph ",
-                             taken="0000:00:00 00:00:00"), None),
+    "vf-paris.jpg": (
+        Photo(
+            "vf-paris.jpg",
+            (200, 30, 30),
+            (240, 240, 240),
+            (2100, 1400),
+            make="Vfgraph Optical Co., Ltd.",
+            taken="1991:03:04 09:00:00",
+            gps=(48.8584, 2.2945, 35.0),
+        ),
+        "France",
+    ),
+    "vf-sydney.jpg": (
+        Photo(
+            "vf-sydney.jpg",
+            (30, 60, 210),
+            (10, 10, 10),
+            (900, 1300),
+            make="VFGRAPH",
+            taken="1991:07:08 23:59:00",
+            gps=(-33.8568, 151.2153, 1200.0),
+        ),
+        "Australia",
+    ),
+    "vf-rio.jpg": (
+        Photo(
+            "vf-rio.jpg",
+            (120, 40, 150),
+            (240, 240, 240),
+            (1200, 800),
+            make="VFGRAPH",
+            taken="1993:01:02 12:00:00",
+            gps=(-22.9519, -43.2105, -8.25),
+        ),
+        "Brazil",
+    ),
+    "vf-undated.jpg": (
+        Photo(
+            "vf-undated.jpg",
+            (240, 220, 40),
+            (240, 240, 240),
+            (640, 480),
+            make="  vfgraph ",
+            taken="0000:00:00 00:00:00",
+        ),
+        None,
+    ),
 }
 OTHER = Photo("vf-other.jpg", (40, 180, 60), (240, 240, 240), (700, 500), make="Vfother", taken="1992:05:05 10:00:00")
-COUNT_GRAPHS = ["size/static/2000/4", "size/dynamic", "year", "brand", "countries", "altitude",
-                "dominant_color", "tags/top"]
+COUNT_GRAPHS = [
+    "size/static/2000/4",
+    "size/dynamic",
+    "year",
+    "brand",
+    "countries",
+    "altitude",
+    "dominant_color",
+    "tags/top",
+]
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +99,9 @@ def mine(gateway, db):
     assert set(ids) == {p.name for p in photos}
 
     def enriched():
-        rows = {name: db.get_image(iid) for name, iid in ids.items()}
+        rows = {name: db.images.get(iid) for name, iid in ids.items()}
         return rows if all(r and r["status"] == "enriched" for r in rows.values()) else None
+
     return poll(enriched, timeout=300, interval=1, what="this file's photos to be enriched")
 
 
@@ -69,6 +118,7 @@ def agree(fetch, expect, timeout: float = 15.0):
     def same():
         last["got"], last["wanted"] = fetch(), expect()
         return last["got"] == last["wanted"]
+
     try:
         poll(same, timeout, what="the graph to agree with the database")
     except pytest.fail.Exception:
@@ -101,20 +151,27 @@ def test_every_graph_answers_with_its_shape(mine, gateway):
 
 def test_unfiltered_counts_agree_with_the_database(mine, gateway, db):
     enriched = "FROM images WHERE status = 'enriched'"
-    agree(lambda: sum(get_graph(gateway, "size/static/2000/4")["counts"]),
-          lambda: sql(db, f"SELECT count(*) AS n {enriched} AND width IS NOT NULL")[0]["n"])
+    agree(
+        lambda: sum(get_graph(gateway, "size/static/2000/4")["counts"]),
+        lambda: sql(db, f"SELECT count(*) AS n {enriched} AND width IS NOT NULL")[0]["n"],
+    )
 
     def years():
         rows = sql(db, f"SELECT extract(year FROM taken_at)::int AS y, count(*) AS n {enriched} GROUP BY 1")
         counts = {r["y"]: r["n"] for r in rows if r["y"] is not None}
         span = range(min(counts), max(counts) + 1)
-        return {"labels": [str(y) for y in span], "counts": [counts.get(y, 0) for y in span],
-                "unknown": sum(r["n"] for r in rows if r["y"] is None)}
+        return {
+            "labels": [str(y) for y in span],
+            "counts": [counts.get(y, 0) for y in span],
+            "unknown": sum(r["n"] for r in rows if r["y"] is None),
+        }
+
     agree(lambda: {k: get_graph(gateway, "year")[k] for k in ("labels", "counts", "unknown")}, years)
 
     def countries():
         rows = sql(db, f"SELECT country, count(*) AS n {enriched} AND country IS NOT NULL GROUP BY 1")
         return sorted(((r["country"], r["n"]) for r in rows), key=lambda r: (-r[1], r[0]))
+
     agree(lambda: list(zip(*[get_graph(gateway, "countries")[k] for k in ("labels", "counts")])), countries)
 
     def colours():
@@ -129,10 +186,12 @@ def test_unfiltered_counts_agree_with_the_database(mine, gateway, db):
         body = get_graph(gateway, "dominant_color")
         assert body["coverage"] == sorted(body["coverage"], reverse=True)
         return {n: (c, cover) for n, c, cover in zip(body["labels"], body["counts"], body["coverage"])}
+
     agree(colour_graph, colours)
 
     def located():
         return sql(db, f"SELECT count(*) AS n {enriched} AND latitude IS NOT NULL AND longitude IS NOT NULL")[0]["n"]
+
     agree(lambda: get_graph(gateway, "map")["count"], located)
 
 
@@ -146,20 +205,29 @@ def test_a_make_filter_sees_exactly_this_files_photos(mine, gateway):
     assert (year["labels"], year["counts"], year["unknown"]) == (["1991", "1992", "1993"], [2, 0, 1], 1)
     sizes = get_graph(gateway, "size/static/1000/3", **q)
     assert sizes["labels"] == ["0–1000", "1000–2000", "≥2000"]
-    assert sizes["counts"] == [2, 1, 1]          # widths 900, 640 | 1200 | 2100
-    assert sizes["height_counts"] == [2, 2, 0]   # heights 800, 480 | 1400, 1300
+    assert sizes["counts"] == [2, 1, 1]  # widths 900, 640 | 1200 | 2100
+    assert sizes["height_counts"] == [2, 2, 0]  # heights 800, 480 | 1400, 1300
     dynamic = get_graph(gateway, "size/dynamic", **q)
     start, step, n = graphs.dynamic_bins(480, 2100)
     assert dynamic["edges"] == [start + k * step for k in range(n + 1)] and dynamic["step"] == step
     assert sum(dynamic["counts"]) == sum(dynamic["height_counts"]) == 4
     countries = get_graph(gateway, "countries", **q)
     assert (countries["labels"], countries["counts"], countries["unknown"]) == (
-        ["Australia", "Brazil", "France"], [1, 1, 1], 1)
+        ["Australia", "Brazil", "France"],
+        [1, 1, 1],
+        1,
+    )
     altitude = get_graph(gateway, "altitude", **q)
     assert altitude["labels"][0] == "below sea level" and altitude["labels"][-1] == "≥5000 m"
     assert dict(zip(altitude["labels"], altitude["counts"])) == {
-        "below sea level": 1, "0–500 m": 1, "500–1000 m": 0, "1000–2000 m": 1, "2000–3000 m": 0,
-        "3000–5000 m": 0, "≥5000 m": 0}
+        "below sea level": 1,
+        "0–500 m": 1,
+        "500–1000 m": 0,
+        "1000–2000 m": 1,
+        "2000–3000 m": 0,
+        "3000–5000 m": 0,
+        "≥5000 m": 0,
+    }
     assert altitude["unknown"] == 1
 
 
@@ -186,7 +254,7 @@ def test_colours_and_tags_of_this_files_photos(mine, gateway):
     assert colours["labels"] == sorted(coverage, key=lambda n: (-round(coverage[n], 2), n))
     assert colours["counts"] == [len(holders[n]) for n in colours["labels"]]
     assert colours["coverage"] == [round(coverage[n], 2) for n in colours["labels"]]
-    assert all(h == graphs.css3_hex(n) and h.startswith("#") for n, h in zip(colours["labels"], colours["hex"]))
+    assert all(h == css3_hex(n) and h.startswith("#") for n, h in zip(colours["labels"], colours["hex"]))
 
     tagged = collections.Counter(label for r in rows for label in r["tags"])
     top = get_graph(gateway, "tags/top", make=BRAND, limit=50)
@@ -201,7 +269,7 @@ def test_colours_and_tags_of_this_files_photos(mine, gateway):
 
     assert len(tagged) >= 2, f"the photos' paints no longer give different tags: {tagged}"
     tree = get_graph(gateway, "tags/dendrogram", make=BRAND)
-    assert sorted(tree["labels"]) == sorted(top["labels"][:graphs.DENDROGRAM_MAX])
+    assert sorted(tree["labels"]) == sorted(top["labels"][: graphs.DENDROGRAM_MAX])
     assert dict(zip(tree["labels"], tree["counts"])) == {t: tagged[t] for t in tree["labels"]}
     assert len(tree["icoord"]) == len(tree["dcoord"]) == len(tree["labels"]) - 1
 
@@ -216,11 +284,16 @@ def test_dendrogram_by_co_occurrence_without_a_text_model(mine, db):
     assert tree["method"] == "co-occurrence"
     assert sorted(tree["labels"]) == sorted(images_of)
     # The first merge joins the pair with the smallest Jaccard distance, at that height.
-    closest = min(1 - len(images_of[a] & images_of[b]) / len(images_of[a] | images_of[b])
-                  for a in images_of for b in images_of if a < b)
+    closest = min(
+        1 - len(images_of[a] & images_of[b]) / len(images_of[a] | images_of[b])
+        for a in images_of
+        for b in images_of
+        if a < b
+    )
     assert min(row[1] for row in tree["dcoord"]) == pytest.approx(closest, abs=1e-6)
-    by_meaning = graphs.graph(db, "tags/dendrogram", graphs.Filters(make=BRAND),
-                              embed=lambda words: np.eye(len(words)))  # every tag equally far from the others
+    by_meaning = graphs.graph(
+        db, "tags/dendrogram", graphs.Filters(make=BRAND), embed=lambda words: np.eye(len(words))
+    )  # every tag equally far from the others
     assert by_meaning["method"] == "text-embedding"
     assert {round(row[1], 6) for row in by_meaning["dcoord"]} == {1.0}
 
@@ -239,29 +312,38 @@ def test_filters_narrow_the_results(mine, gateway, db):
     assert carrying[label] < len(MINE), f"every photo has the same tags: {carrying}"
     both = get_graph(gateway, "brand", make=BRAND, tag=label.upper())
     assert both["counts"] == [carrying[label]]
+
     def in_db():
-        return sql(db, """SELECT count(*) AS n FROM images i JOIN image_tags t ON t.image_id = i.id
-                          WHERE i.status = 'enriched' AND t.label = %s""", (label,))[0]["n"]
+        return sql(
+            db,
+            """SELECT count(*) AS n FROM images i JOIN image_tags t ON t.image_id = i.id
+                          WHERE i.status = 'enriched' AND t.label = %s""",
+            (label,),
+        )[0]["n"]
 
     def in_graph():
         body = get_graph(gateway, "tags/top", tag=label, limit=500)
         return dict(zip(body["labels"], body["counts"]))[label]  # every filtered image has it
+
     carried = agree(in_graph, in_db)
     unfiltered = get_graph(gateway, "size/static/2000/4")
     narrowed = get_graph(gateway, "size/static/2000/4", tag=label)
     assert sum(narrowed["counts"]) == carried < sum(unfiltered["counts"])
 
 
-@pytest.mark.parametrize("path, params, fragment", [
-    ("year", {"since": "last week"}, "since must be a date"),
-    ("year", {"since": "2021-02-01", "until": "2021-01-01"}, "is after until"),
-    ("size/static/0/4", {}, "step must be between"),
-    ("size/static/2000/51", {}, "n must be between"),
-    ("size/static/wide/4", {}, "whole numbers"),
-    ("map", {"limit": "many"}, "limit must be a whole number"),
-    ("map", {"limit": "0"}, "limit must be between"),
-    ("tags/dendrogram", {"limit": "41"}, "limit must be between 1 and 40"),
-])
+@pytest.mark.parametrize(
+    "path, params, fragment",
+    [
+        ("year", {"since": "last week"}, "since must be a date"),
+        ("year", {"since": "2021-02-01", "until": "2021-01-01"}, "is after until"),
+        ("size/static/0/4", {}, "step must be between"),
+        ("size/static/2000/51", {}, "n must be between"),
+        ("size/static/wide/4", {}, "whole numbers"),
+        ("map", {"limit": "many"}, "limit must be a whole number"),
+        ("map", {"limit": "0"}, "limit must be between"),
+        ("tags/dendrogram", {"limit": "41"}, "limit must be between 1 and 40"),
+    ],
+)
 def test_bad_parameters_are_400_with_a_reason(gateway, path, params, fragment):
     response = gateway.get(f"/visualize/graph/{path}", params=params)
     assert response.status_code == 400, response.text
@@ -278,8 +360,14 @@ def test_unknown_graphs_are_404(gateway, path):
 
 def run_export(stack, *args) -> subprocess.CompletedProcess:
     env = {**os.environ, "VIEWFINDER_DATABASE_URL": stack.database_url}
-    return subprocess.run([sys.executable, "-m", "viewfinder.cli", "export", *args], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "viewfinder.cli", "export", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -315,12 +403,19 @@ def test_export_round_trips_rows_and_columns(exported, mine, db):
         got = rows[want["id"]]
         assert from_csv[want["id"]] == got  # CSV carries the same values, tags included
         assert (got["make"], got["brand"], got["width"], got["height"]) == (
-            want["make"], BRAND, want["width"], want["height"])
+            want["make"],
+            BRAND,
+            want["width"],
+            want["height"],
+        )
         assert got["taken_at"] == want["taken_at"] and got["country"] == want["country"]
         assert sorted(got["tags"]) == sorted(want["tags"])
         for k, swatch in enumerate(want["colors"], start=1):
             assert (got[f"color{k}_hex"], got[f"color{k}_coverage"], got[f"color{k}_name"]) == (
-                swatch["hex"], swatch["coverage"], swatch["name"])
+                swatch["hex"],
+                swatch["coverage"],
+                swatch["name"],
+            )
         for k in range(len(want["colors"]) + 1, export.COLORS + 1):
             assert got[f"color{k}_hex"] is None
 
@@ -345,7 +440,7 @@ def run_notebook(env: dict) -> dict:
     try:
         for cell in code:
             source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
-            exec(compile(source, "explore.ipynb", "exec"), namespace)  # noqa: S102 - the notebook is ours
+            exec(compile(source, "explore.ipynb", "exec"), namespace)
     finally:
         os.chdir(saved_cwd)
         os.environ.clear()

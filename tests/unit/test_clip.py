@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from streams.enrich.clip import ImageEmbedder, ModelUnavailable, load_embedder
-from tests.photos import gradient, sample_photo
-from tests.tiny_models import build_tiny_clip
+from inference.clip import ImageEmbedder, load_embedder
+from inference.loading import ModelUnavailable
+from tests.support.models import build_tiny_clip
+from tests.support.photos import gradient, sample_photo
 
 
 @pytest.fixture(scope="module")
@@ -19,8 +20,6 @@ def tiny_clip(tmp_path_factory):
 @pytest.fixture(scope="module")
 def embedder(tiny_clip):
     return load_embedder(str(tiny_clip), None, timeout=60)
-
-
 
 
 def norm(vector):
@@ -75,8 +74,10 @@ def test_empty_inputs_give_empty_lists(embedder):
 
 @pytest.mark.parametrize("mode", ["L", "RGBA", "P", "I;16"])
 def test_non_rgb_images(embedder, mode):
-    image = sample_photo().convert(mode) if mode != "I;16" else Image.fromarray(
-        np.linspace(0, 65535, 64 * 48, dtype=np.uint16).reshape(48, 64)
+    image = (
+        sample_photo().convert(mode)
+        if mode != "I;16"
+        else Image.fromarray(np.linspace(0, 65535, 64 * 48, dtype=np.uint16).reshape(48, 64))
     )
     assert image.mode == mode
     (vector,) = embedder.embed_images([image])
@@ -124,7 +125,7 @@ def test_blank_model_name_fails():
 
 
 def test_timeout_raises_instead_of_hanging(tiny_clip, monkeypatch):
-    import streams.enrich.clip as clip
+    import inference.clip as clip
 
     release = threading.Event()
 

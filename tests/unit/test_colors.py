@@ -1,4 +1,5 @@
-"""streams.enrich.colors: dominant colours, CIEDE2000, names, palette vectors."""
+"""core.colors (CIEDE2000, names, palette vectors) and streams.enrich.colors (dominant colours)."""
+
 from __future__ import annotations
 
 import itertools
@@ -7,11 +8,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from streams.enrich.colors import (
-    K, PALETTE_DIM, css3_name, delta_e, dominant_colors, hex_to_rgb, palette_vector, rgb_to_hex, rgb_to_lab,
+from core.colors import (
+    PALETTE_DIM,
+    css3_hex,
+    css3_name,
+    delta_e,
+    hex_to_rgb,
+    palette_vector,
+    rgb_to_hex,
+    rgb_to_lab,
 )
-from streams.enrich.images import decode_rgb
-from tests.photos import Photo, jpeg
+from core.images import decode_rgb
+from streams.enrich.colors import K, dominant_colors
+from tests.support.photos import Photo, jpeg
 
 RED, BLUE, GREEN, YELLOW = (255, 0, 0), (0, 0, 255), (0, 160, 0), (250, 220, 0)
 
@@ -73,12 +82,16 @@ def cosine(u, v) -> float:
 
 # --- dominant colours -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("main, accent, size", [
-    (RED, BLUE, (256, 256)),
-    ((220, 20, 60), (0, 0, 255), (400, 300)),
-    ((40, 120, 200), YELLOW, (300, 400)),
-    (GREEN, (250, 250, 250), (640, 480)),
-])
+
+@pytest.mark.parametrize(
+    "main, accent, size",
+    [
+        (RED, BLUE, (256, 256)),
+        ((220, 20, 60), (0, 0, 255), (400, 300)),
+        ((40, 120, 200), YELLOW, (300, 400)),
+        (GREEN, (250, 250, 250), (640, 480)),
+    ],
+)
 def test_main_colour_of_a_painted_image(main, accent, size):
     swatches = dominant_colors(painted(main, accent, size))
     assert 1 <= len(swatches) <= K
@@ -112,7 +125,7 @@ def test_dominant_colours_are_deterministic():
 def test_at_most_k_swatches_from_many_colours():
     a = np.zeros((64, 64, 3), np.uint8)
     for i, colour in enumerate([RED, BLUE, GREEN, YELLOW, (255, 255, 255), (0, 0, 0), (128, 0, 128), (0, 200, 200)]):
-        a[i * 8:(i + 1) * 8] = colour
+        a[i * 8 : (i + 1) * 8] = colour
     swatches = dominant_colors(Image.fromarray(a))
     assert len(swatches) == K
     assert [s.coverage for s in swatches] == sorted((s.coverage for s in swatches), reverse=True)
@@ -153,21 +166,26 @@ def test_swatch_as_dict():
 
 # --- names ---------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("rgb, name", [
-    ((255, 0, 0), "red"),
-    ((250, 6, 4), "red"),
-    ((0, 0, 255), "blue"),
-    ((0, 128, 0), "green"),
-    ((255, 255, 255), "white"),
-    ((0, 0, 0), "black"),
-    ((128, 128, 128), "gray"),
-    ((255, 165, 0), "orange"),
-])
+
+@pytest.mark.parametrize(
+    "rgb, name",
+    [
+        ((255, 0, 0), "red"),
+        ((250, 6, 4), "red"),
+        ((0, 0, 255), "blue"),
+        ((0, 128, 0), "green"),
+        ((255, 255, 255), "white"),
+        ((0, 0, 0), "black"),
+        ((128, 128, 128), "gray"),
+        ((255, 165, 0), "orange"),
+    ],
+)
 def test_css3_name(rgb, name):
     assert css3_name(rgb) == name
 
 
 # --- CIEDE2000 ------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("lab1, lab2, expected", SHARMA_2005)
 def test_delta_e_matches_sharma_2005(lab1, lab2, expected):
@@ -192,21 +210,27 @@ def test_delta_e_of_identical_colours_is_zero():
     assert float(delta_e((53.2, 80.1, 67.2), (53.2, 80.1, 67.2))) == pytest.approx(0.0, abs=1e-12)
 
 
-@pytest.mark.parametrize("rgb, lab", [
-    ((255, 255, 255), (100.0, 0.0, 0.0)),
-    ((0, 0, 0), (0.0, 0.0, 0.0)),
-    ((255, 0, 0), (53.24, 80.09, 67.20)),     # sRGB primaries under D65, published values
-    ((0, 255, 0), (87.73, -86.18, 83.18)),
-    ((0, 0, 255), (32.30, 79.19, -107.86)),
-])
+@pytest.mark.parametrize(
+    "rgb, lab",
+    [
+        ((255, 255, 255), (100.0, 0.0, 0.0)),
+        ((0, 0, 0), (0.0, 0.0, 0.0)),
+        ((255, 0, 0), (53.24, 80.09, 67.20)),  # sRGB primaries under D65, published values
+        ((0, 255, 0), (87.73, -86.18, 83.18)),
+        ((0, 0, 255), (32.30, 79.19, -107.86)),
+    ],
+)
 def test_rgb_to_lab(rgb, lab):
     assert np.allclose(rgb_to_lab(rgb), lab, atol=0.05)
 
 
 # --- hex -----------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, rgb", [("#ff8000", (255, 128, 0)), ("#FF8000", (255, 128, 0)), ("#000000", (0, 0, 0)),
-                                       ("#0a0B0c", (10, 11, 12))])
+
+@pytest.mark.parametrize(
+    "text, rgb",
+    [("#ff8000", (255, 128, 0)), ("#FF8000", (255, 128, 0)), ("#000000", (0, 0, 0)), ("#0a0B0c", (10, 11, 12))],
+)
 def test_hex_to_rgb(text, rgb):
     assert hex_to_rgb(text) == rgb
     assert rgb_to_hex(rgb) == text.lower()
@@ -262,8 +286,14 @@ def test_palette_vector_rejects_bad_hex():
 def test_css3_names_survive_pil_having_looked_colours_up_before():
     from PIL import ImageColor
 
-    from streams.enrich import colors
+    from core import colors
 
     ImageColor.getrgb("crimson")  # PIL then keeps crimson's value as a tuple in its colormap
     colors._css3.cache_clear()
     assert colors.css3_name((220, 20, 60)) == "crimson"
+
+
+def test_css3_hex_is_the_named_colours_own():
+    assert css3_hex("red") == "#ff0000"
+    assert css3_hex("darkslategray") == "#2f4f4f"
+    assert css3_hex("not-a-colour") is None

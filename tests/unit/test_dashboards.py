@@ -1,5 +1,6 @@
 """The pure parts of the collection page: treemap layout, offline map background, graph data →
 data source columns. No Bokeh server, no database."""
+
 from __future__ import annotations
 
 import itertools
@@ -9,7 +10,8 @@ from datetime import date, datetime
 import numpy as np
 import pytest
 
-from dashboards import columns, graphs, treemap, worldmap
+from dashboards import columns, treemap, worldmap
+from query.analytics import graphs
 
 # -- treemap ---------------------------------------------------------------------
 
@@ -43,8 +45,10 @@ def check_layout(values, box):
 @pytest.mark.parametrize("seed", range(8))
 def test_treemap_areas_are_proportional_inside_the_box_without_overlap(box, seed):
     rng = random.Random(seed)
-    values = [rng.choice([rng.uniform(0.01, 1), rng.uniform(1, 100), rng.uniform(100, 5000)])
-              for _ in range(rng.randint(1, 40))]
+    values = [
+        rng.choice([rng.uniform(0.01, 1), rng.uniform(1, 100), rng.uniform(100, 5000)])
+        for _ in range(rng.randint(1, 40))
+    ]
     check_layout(values, box)
 
 
@@ -75,6 +79,7 @@ def test_treemap_zero_values_empty_input_and_bad_input():
 
 # -- offline map -----------------------------------------------------------------
 
+
 def test_subsample_is_a_deterministic_stride():
     points = list(range(1000))
     assert worldmap.subsample(points, 100) == list(range(0, 1000, 10))
@@ -86,11 +91,14 @@ def test_subsample_is_a_deterministic_stride():
 
 def test_read_cities_skips_bad_rows(tmp_path):
     f = tmp_path / "cities.csv"
-    f.write_text('lat,lon,name,admin1,admin2,cc\n'
-                 '48.85341,2.3488,Paris,"Ile-de-France, region",Paris,FR\n'
-                 'abc,2.0,Broken,,,XX\n'
-                 '95.0,10.0,Off the globe,,,XX\n'
-                 '-33.86785,151.20732,Sydney,New South Wales,,AU\n', encoding="utf-8")
+    f.write_text(
+        "lat,lon,name,admin1,admin2,cc\n"
+        '48.85341,2.3488,Paris,"Ile-de-France, region",Paris,FR\n'
+        "abc,2.0,Broken,,,XX\n"
+        "95.0,10.0,Off the globe,,,XX\n"
+        "-33.86785,151.20732,Sydney,New South Wales,,AU\n",
+        encoding="utf-8",
+    )
     assert worldmap.read_cities(f) == [(48.85341, 2.3488), (-33.86785, 151.20732)]
 
 
@@ -101,8 +109,14 @@ def test_background_outlines_every_inhabited_continent():
     assert all(-90 <= a <= 90 for a in lats) and all(-180 <= o <= 180 for o in lons)
     path = worldmap.cities_file()
     assert worldmap.subsample(worldmap.read_cities(path), worldmap.BACKGROUND_POINTS) == list(zip(lats, lons))
-    regions = {"Europe": (35, 70, -10, 40), "North America": (15, 60, -130, -60), "South America": (-55, 10, -80, -35),
-               "Africa": (-35, 35, -18, 50), "Asia": (5, 55, 60, 145), "Australia": (-45, -10, 112, 155)}
+    regions = {
+        "Europe": (35, 70, -10, 40),
+        "North America": (15, 60, -130, -60),
+        "South America": (-55, 10, -80, -35),
+        "Africa": (-35, 35, -18, 50),
+        "Asia": (5, 55, 60, 145),
+        "Australia": (-45, -10, 112, 155),
+    }
     for name, (lat0, lat1, lon0, lon1) in regions.items():
         inside = sum(1 for a, o in zip(lats, lons) if lat0 <= a <= lat1 and lon0 <= o <= lon1)
         assert inside >= 50, name
@@ -120,50 +134,94 @@ def test_web_mercator():
 
 # -- graph data → columns ---------------------------------------------------------
 
+
 def test_count_and_size_columns():
     assert columns.counts({"labels": [2019, "2020"], "counts": [3, 4], "unknown": 2}) == {
-        "label": ["2019", "2020"], "count": [3, 4]}
+        "label": ["2019", "2020"],
+        "count": [3, 4],
+    }
     assert columns.counts({"labels": ["dog"], "counts": [5], "scores": [0.91]}) == {
-        "label": ["dog"], "count": [5], "score": [0.91]}
+        "label": ["dog"],
+        "count": [5],
+        "score": [0.91],
+    }
     g = {"labels": ["0–2000", "≥2000"], "counts": [1, 2], "height_counts": [3, 0], "edges": [0, 2000, None]}
     assert columns.sizes(g) == {"label": ["0–2000", "≥2000"], "width": [1, 2], "height": [3, 0]}
 
 
 def test_colour_columns_and_treemap_in_the_colours():
-    g = {"labels": ["black", "white", "teal"], "counts": [5, 3, 1], "coverage": [300.0, 120.0, 4.0],
-         "hex": ["#000000", "#ffffff", "#008080"]}
-    assert columns.colours(g) == {"label": ["black", "white", "teal"], "hex": ["#000000", "#ffffff", "#008080"],
-                                  "count": [5, 3, 1], "coverage": [300.0, 120.0, 4.0]}
+    g = {
+        "labels": ["black", "white", "teal"],
+        "counts": [5, 3, 1],
+        "coverage": [300.0, 120.0, 4.0],
+        "hex": ["#000000", "#ffffff", "#008080"],
+    }
+    assert columns.colours(g) == {
+        "label": ["black", "white", "teal"],
+        "hex": ["#000000", "#ffffff", "#008080"],
+        "count": [5, 3, 1],
+        "coverage": [300.0, 120.0, 4.0],
+    }
     t = columns.treemap(g)
     assert t["label"] == g["labels"] and t["hex"] == g["hex"]
-    areas = [(r - l) * (u - b) for l, r, b, u in zip(t["left"], t["right"], t["bottom"], t["top"])]
+    areas = [(r - left) * (u - b) for left, r, b, u in zip(t["left"], t["right"], t["bottom"], t["top"])]
     assert [a / sum(areas) for a in areas] == pytest.approx([300 / 424, 120 / 424, 4 / 424])
     assert t["share"] == [70.8, 28.3, 0.9]
     assert t["text"] == ["black", "white", ""]  # 0.9 % is too small to hold a label
     assert t["text_colour"] == ["#ffffff", "#000000", "#ffffff"]
-    assert all(l <= x <= r and b <= y <= u
-               for l, r, b, u, x, y in zip(t["left"], t["right"], t["bottom"], t["top"], t["x"], t["y"]))
+    assert all(
+        left <= x <= r and b <= y <= u
+        for left, r, b, u, x, y in zip(t["left"], t["right"], t["bottom"], t["top"], t["x"], t["y"])
+    )
     empty = columns.treemap({"labels": ["black"], "counts": [0], "coverage": [0.0], "hex": ["#000000"]})
     assert empty["label"] == []
 
 
-@pytest.mark.parametrize("hex_colour, expected", [
-    ("#000000", "#ffffff"), ("#ffffff", "#000000"), ("#ffff00", "#000000"), ("#000080", "#ffffff"),
-    ("#808080", "#000000"), ("not a colour", "#000000")])
+@pytest.mark.parametrize(
+    "hex_colour, expected",
+    [
+        ("#000000", "#ffffff"),
+        ("#ffffff", "#000000"),
+        ("#ffff00", "#000000"),
+        ("#000080", "#ffffff"),
+        ("#808080", "#000000"),
+        ("not a colour", "#000000"),
+    ],
+)
 def test_text_colour_reads_on_its_background(hex_colour, expected):
     assert columns.text_colour(hex_colour) == expected
 
 
 def test_map_points_in_degrees_or_web_mercator():
-    g = {"points": {"id": ["a", "b"], "latitude": [48.85, -33.86], "longitude": [2.35, 151.2],
-                    "country": ["France", None], "make": [None, "Canon"]}, "count": 2, "truncated": False}
+    g = {
+        "points": {
+            "id": ["a", "b"],
+            "latitude": [48.85, -33.86],
+            "longitude": [2.35, 151.2],
+            "country": ["France", None],
+            "make": [None, "Canon"],
+        },
+        "count": 2,
+        "truncated": False,
+    }
     p = columns.points(g)
-    assert p == {"x": [2.35, 151.2], "y": [48.85, -33.86], "id": ["a", "b"], "latitude": [48.85, -33.86],
-                 "longitude": [2.35, 151.2], "country": ["France", ""], "make": ["", "Canon"]}
+    assert p == {
+        "x": [2.35, 151.2],
+        "y": [48.85, -33.86],
+        "id": ["a", "b"],
+        "latitude": [48.85, -33.86],
+        "longitude": [2.35, 151.2],
+        "country": ["France", ""],
+        "make": ["", "Canon"],
+    }
     m = columns.points(g, web_mercator=True)
     assert (m["x"][0], m["y"][0]) == worldmap.mercator(48.85, 2.35)
-    records = {"points": [{"id": "a", "latitude": 48.85, "longitude": 2.35, "country": "France", "make": None},
-                          {"id": "b", "latitude": -33.86, "longitude": 151.2, "country": None, "make": "Canon"}]}
+    records = {
+        "points": [
+            {"id": "a", "latitude": 48.85, "longitude": 2.35, "country": "France", "make": None},
+            {"id": "b", "latitude": -33.86, "longitude": 151.2, "country": None, "make": "Canon"},
+        ]
+    }
     assert columns.points(records) == p
     assert columns.background((10.0, -20.0), (30.0, 40.0)) == {"x": [30.0, 40.0], "y": [10.0, -20.0]}
 
@@ -197,10 +255,19 @@ def test_filter_options_and_choices():
     assert columns.choice("all") is None and columns.choice("") is None and columns.choice("Canon") == "Canon"
 
 
-@pytest.mark.parametrize("value, expected", [
-    (None, None), ("", None), (date(2020, 5, 1), date(2020, 5, 1)), (datetime(2020, 5, 1, 23, 0), date(2020, 5, 1)),
-    ("2020-05-01", date(2020, 5, 1)), ("2020-05-01T00:00:00", date(2020, 5, 1)),
-    (1588291200000, date(2020, 5, 1)), (1588291200000.0, date(2020, 5, 1))])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (None, None),
+        ("", None),
+        (date(2020, 5, 1), date(2020, 5, 1)),
+        (datetime(2020, 5, 1, 23, 0), date(2020, 5, 1)),
+        ("2020-05-01", date(2020, 5, 1)),
+        ("2020-05-01T00:00:00", date(2020, 5, 1)),
+        (1588291200000, date(2020, 5, 1)),
+        (1588291200000.0, date(2020, 5, 1)),
+    ],
+)
 def test_dates_from_widgets(value, expected):
     assert columns.as_date(value) == expected
 
@@ -211,4 +278,3 @@ def test_describe_names_every_active_filter():
     assert text == "filters: taken 2019-01-01 to 2019-12-31; camera make Canon; tagged dog"
     assert columns.describe(graphs.Filters(since=date(2019, 1, 1))) == "filters: taken on or after 2019-01-01"
     assert columns.describe(graphs.Filters(until=date(2019, 1, 1))) == "filters: taken on or before 2019-01-01"
-

@@ -2,9 +2,11 @@ import time
 
 import pytest
 
-from streams.enrich.detect import COCO_LABELS, Detector, ModelUnavailable, load_detector
-from tests.photos import gradient, sample_photo
-from tests.tiny_models import build_tiny_detr
+from core.labels import COCO_LABELS
+from inference.detection import Detector, load_detector
+from inference.loading import ModelUnavailable
+from tests.support.models import build_tiny_detr
+from tests.support.photos import gradient, sample_photo
 
 REAL_LABELS = {label for label in COCO_LABELS.values() if label != "N/A"}
 
@@ -18,8 +20,6 @@ def tiny_detr(tmp_path_factory):
 def detector(tiny_detr):
     # Random weights score low, so threshold 0 is what makes tags appear.
     return load_detector(str(tiny_detr), None, threshold=0.0, size=64, timeout=60)
-
-
 
 
 def test_coco_labels_match_detr_resnet50():

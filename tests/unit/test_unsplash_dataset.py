@@ -1,10 +1,11 @@
 """Reading the Lite format: parts, headers, traps."""
+
 from __future__ import annotations
 
 import pytest
 
 from connectors.unsplash import dataset
-from tests.unsplash_fixture import write_dataset
+from tests.support.dataset import write_dataset
 
 PHOTOS = [(f"p{i:03d}", f"http://127.0.0.1:1/ok/{i}") for i in range(1, 7)]
 
@@ -66,7 +67,9 @@ def test_missing_file_and_malformed_rows(folder):
     with pytest.raises(dataset.DatasetError, match="no collections.tsv"):
         list(dataset.read(folder, "collections"))
     with open(folder / "photos.tsv001", "a") as f:
-        f.write("short\trow\n" + "\t".join(["p999", "", ""] + [""] * 28) + "\n" + "p998\t\tnot-a-url" + "\tx" * 28 + "\n")
+        f.write(
+            "short\trow\n" + "\t".join(["p999", "", ""] + [""] * 28) + "\n" + "p998\t\tnot-a-url" + "\tx" * 28 + "\n"
+        )
     report = dataset.Report("photos")
     ids = [r["photo_id"] for r in dataset.read(folder, "photos", report)]
     assert "p999" not in ids  # no image URL: nothing to fetch

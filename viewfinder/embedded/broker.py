@@ -3,6 +3,7 @@
 Its log lives in memory: PostgreSQL, not the broker, is the source of truth, and
 `viewfinder up` re-drives unfinished images after a restart.
 """
+
 from __future__ import annotations
 
 from importlib import resources
@@ -21,8 +22,16 @@ def start(data_dir: Path, host: str = "127.0.0.1", port: int | None = None) -> t
     url = f"tcp://{host}:{port}"
     proc = ManagedProcess(
         "kafka broker (tansu)",
-        [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
-         "--storage-engine", "memory://tansu/"],
+        [
+            tansu_binary(),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ],
         data_dir / "logs" / "broker.log",
     ).start()
     proc.wait_port(host, port)

@@ -1,6 +1,7 @@
 """The embedded vector index: one process owns the qdrant-edge shard (the engine allows a
 single owner) and serves it to the worker and the gateway over a small HTTP API, plus a
-change feed from which the gateway keeps a replica of the colour space (connectors.replica)."""
+change feed from which the gateway keeps a replica of the colour space (query.recommendation.replica)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -43,9 +44,14 @@ class ChangeFeed:
     def since(self, seq: int, limit: int, using: str) -> dict:
         with self.lock:
             end = len(self.log)
-            changed = list(dict.fromkeys(self.log[seq:seq + limit]))
-        return {"epoch": self.epoch, "next": min(seq + limit, end), "end": end, "head_file": str(self.head_file),
-                "points": self.index.points(changed, using) if changed else []}
+            changed = list(dict.fromkeys(self.log[seq : seq + limit]))
+        return {
+            "epoch": self.epoch,
+            "next": min(seq + limit, end),
+            "end": end,
+            "head_file": str(self.head_file),
+            "points": self.index.points(changed, using) if changed else [],
+        }
 
 
 def make_app(index: EdgeIndex, feed: ChangeFeed | None = None) -> web.Application:
@@ -62,9 +68,16 @@ def make_app(index: EdgeIndex, feed: ChangeFeed | None = None) -> web.Applicatio
 
     async def search(request):
         body = await request.json()
-        hits = index.search(body["using"], body.get("vector"), body.get("must") or None, int(body.get("limit", 10)),
-                            positives=body.get("positives"), negatives=body.get("negatives"),
-                            among=body.get("among"), exclude=body.get("exclude"))
+        hits = index.search(
+            body["using"],
+            body.get("vector"),
+            body.get("must") or None,
+            int(body.get("limit", 10)),
+            positives=body.get("positives"),
+            negatives=body.get("negatives"),
+            among=body.get("among"),
+            exclude=body.get("exclude"),
+        )
         return web.json_response({"hits": hits})
 
     async def search_many(request):
@@ -79,9 +92,11 @@ def make_app(index: EdgeIndex, feed: ChangeFeed | None = None) -> web.Applicatio
         return web.json_response({"count": index.count()})
 
     async def changes(request):
+        assert feed is not None  # the route exists only with a feed
         body = await request.json()
-        answer = await asyncio.to_thread(feed.since, int(body.get("since", 0)), int(body.get("limit", 2000)),
-                                         body.get("using", "palette"))
+        answer = await asyncio.to_thread(
+            feed.since, int(body.get("since", 0)), int(body.get("limit", 2000)), body.get("using", "palette")
+        )
         return web.json_response(answer)
 
     app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -104,13 +119,25 @@ def serve(path: Path, host: str, port: int, vectors: dict[str, int]) -> None:
     web.run_app(make_app(index, feed), host=host, port=port, print=None, handle_signals=True)
 
 
-def start(data_dir: Path, vectors: dict[str, int], host: str = "127.0.0.1",
-          port: int | None = None) -> tuple[ManagedProcess, str]:
+def start(
+    data_dir: Path, vectors: dict[str, int], host: str = "127.0.0.1", port: int | None = None
+) -> tuple[ManagedProcess, str]:
     port = port or free_port(host)
     proc = ManagedProcess(
         "vector index (qdrant-edge)",
-        [sys.executable, "-m", "viewfinder.cli", "index", "--path", str((data_dir / "index").resolve()),
-         "--host", host, "--port", str(port), *(f"--vector={name}={dim}" for name, dim in vectors.items())],
+        [
+            sys.executable,
+            "-m",
+            "viewfinder.cli",
+            "index",
+            "--path",
+            str((data_dir / "index").resolve()),
+            "--host",
+            host,
+            "--port",
+            str(port),
+            *(f"--vector={name}={dim}" for name, dim in vectors.items()),
+        ],
         data_dir / "logs" / "index.log",
     ).start()
     proc.wait_port(host, port, timeout=60)

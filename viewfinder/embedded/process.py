@@ -1,4 +1,5 @@
 """Child-process plumbing shared by the embedded servers."""
+
 from __future__ import annotations
 
 import logging
@@ -33,35 +34,54 @@ class ServiceFailed(RuntimeError):
 class ManagedProcess:
     """One server process with its own log file, stopped with SIGTERM then SIGKILL."""
 
-    def __init__(self, name: str, argv: list[str], log_path: Path, env: dict | None = None,
-                 user: str | None = None, cwd: Path | None = None, stop_timeout: float = 10):
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        log_path: Path,
+        env: dict | None = None,
+        user: str | None = None,
+        cwd: Path | None = None,
+        stop_timeout: float = 10,
+        stop_signal: int = signal.SIGTERM,
+    ):
         self.name, self.argv, self.log_path = name, argv, log_path
-        self.stop_timeout = stop_timeout
+        self.stop_timeout, self.stop_signal = stop_timeout, stop_signal
         self.env, self.user, self.cwd = env, user, cwd
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "ManagedProcess":
+    def start(self) -> ManagedProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        logfile = open(self.log_path, "ab")
-        kwargs = {}
+        kwargs: dict = {}
         if self.user:
             kwargs.update(user=self.user, group=self.user, extra_groups=[])
-        self.proc = subprocess.Popen(
-            self.argv, stdout=logfile, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, **(self.env or {})}, cwd=self.cwd, start_new_session=True, **kwargs,
-        )
-        logfile.close()
+        # The child keeps its own copy of the descriptor; ours closes with the block.
+        with open(self.log_path, "ab") as logfile:
+            self.proc = subprocess.Popen(
+                self.argv,
+                stdout=logfile,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **(self.env or {})},
+                cwd=self.cwd,
+                start_new_session=True,
+                **kwargs,
+            )
         log.info("started %s (pid %s)", self.name, self.proc.pid)
         return self
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.returncode if self.proc is not None else None
+
     def wait_until(self, ready, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.alive():
-                raise ServiceFailed(f"{self.name} exited with {self.proc.returncode}; last log lines:\n{self.tail()}")
+                raise ServiceFailed(f"{self.name} exited with {self.returncode}; last log lines:\n{self.tail()}")
             try:
                 if ready():
                     return
@@ -80,16 +100,27 @@ class ManagedProcess:
             return "(no log)"
 
     def stop(self) -> None:
-        timeout = self.stop_timeout
-        if not self.alive():
+        self.terminate()
+        self.wait_stopped()
+
+    def terminate(self) -> None:
+        """Ask it to stop (its stop signal to its process group); `wait_stopped` sees it through."""
+        if self.proc is not None and self.alive():
+            try:
+                os.killpg(self.proc.pid, self.stop_signal)
+            except ProcessLookupError:
+                pass
+
+    def wait_stopped(self) -> None:
+        """Wait up to its stop timeout since asked, then kill it."""
+        if self.proc is None:
             return
         try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        try:
-            self.proc.wait(timeout)
+            self.proc.wait(self.stop_timeout)
         except subprocess.TimeoutExpired:
-            log.warning("%s did not stop in %ss; killing it", self.name, timeout)
-            os.killpg(self.proc.pid, signal.SIGKILL)
+            log.warning("%s did not stop in %ss; killing it", self.name, self.stop_timeout)
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             self.proc.wait()

@@ -19,7 +19,8 @@ function showPipeline(p) {
     ["failed", p.failed, "failed"], ["enriched per second (last minute)", p.enriched_per_s, "enriched_per_s"],
     ["total", p.arrived + p.enriched + p.failed, "total"]]);
   fill($("#stage-table tbody"), (p.stages || []).map((s) => el("tr", {"data-stage": s.stage},
-    el("th", {scope: "row", text: s.stage}), el("td", {class: "passed", text: String(s.passed)}),
+    el("th", {scope: "row", text: s.stage}), el("td", {class: "does", text: s.does ?? ""}),
+    el("td", {class: "passed", text: String(s.passed)}),
     el("td", {class: "failed", text: String(s.failed)}))));
 }
 

@@ -1,0 +1,83 @@
+"""The connection pool and the migrations; the table families hang off it."""
+
+from __future__ import annotations
+
+import uuid
+from contextlib import contextmanager
+from importlib import resources
+
+import psycopg2
+import psycopg2.extras
+import psycopg2.pool
+
+from core.settings import Settings
+
+from .images import Images
+from .unsplash import Unsplash
+from .users import Users
+
+_MIGRATION_LOCK = 0x5646_4D49  # arbitrary constant for pg_advisory_lock: one migrator at a time
+
+
+class Database:
+    def __init__(self, dsn: str, maxconn: int = 8):
+        self.pool = psycopg2.pool.ThreadedConnectionPool(1, maxconn, dsn)
+        self.images = Images(self)
+        self.users = Users(self)
+        self.unsplash = Unsplash(self)
+
+    def close(self) -> None:
+        self.pool.closeall()
+
+    @contextmanager
+    def cursor(self):
+        conn = self.pool.getconn()
+        try:
+            with conn, conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+                yield cur
+        finally:
+            self.pool.putconn(conn)
+
+    def stream(self, sql: str, params=None, batch_size: int = 5000):
+        """A query's rows (tuples) in lists of ``batch_size``, through a server-side cursor, so a
+        large result is never in memory whole. Holds one pooled connection until exhausted or closed."""
+        conn = self.pool.getconn()
+        try:
+            with conn, conn.cursor(name=f"stream_{uuid.uuid4().hex}") as cur:
+                cur.itersize = batch_size
+                cur.execute(sql, params)
+                while batch := cur.fetchmany(batch_size):
+                    yield batch
+        finally:
+            self.pool.putconn(conn)
+
+    def ping(self) -> None:
+        with self.cursor() as cur:
+            cur.execute("SELECT 1")
+
+    def migrate(self) -> list[str]:
+        files = sorted(
+            (f for f in resources.files("schemas").joinpath("sql").iterdir() if f.name.endswith(".sql")),
+            key=lambda f: f.name,
+        )
+        applied = []
+        with self.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            cur.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            cur.execute("SELECT name FROM schema_migrations")
+            done = {row["name"] for row in cur.fetchall()}
+            for f in files:
+                if f.name not in done:
+                    cur.execute(f.read_text())
+                    cur.execute("INSERT INTO schema_migrations (name) VALUES (%s)", (f.name,))
+                    applied.append(f.name)
+        return applied
+
+
+def open_database(settings: Settings, maxconn: int = 8) -> Database:
+    if not settings.database_url:
+        raise RuntimeError("no database configured: set VIEWFINDER_DATABASE_URL (or run `viewfinder up`)")
+    return Database(settings.database_url, maxconn)

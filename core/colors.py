@@ -1,0 +1,122 @@
+"""Colour maths: hex and sRGB, CIELAB, CIEDE2000 differences, CSS3 names, and the palette
+vector that places an image's colours in the vector index. numpy only."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from PIL import ImageColor
+
+
+def rgb_to_hex(rgb) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*rgb)
+
+
+def hex_to_rgb(value: str) -> tuple[int, int, int]:
+    text = value.strip().lstrip("#")
+    if len(text) != 6 or any(c not in "0123456789abcdefABCDEF" for c in text):
+        raise ValueError(f"not a #rrggbb colour: {value!r}")
+    return int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16)
+
+
+def rgb_to_lab(rgb) -> np.ndarray:
+    """sRGB (0-255, shape (..., 3)) to CIELAB under D65."""
+    c = np.asarray(rgb, dtype=np.float64) / 255.0
+    c = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    m = np.array(
+        [[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750], [0.0193339, 0.1191920, 0.9503041]]
+    )
+    xyz = c @ m.T / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], axis=-1)
+
+
+def delta_e(lab1, lab2) -> np.ndarray:
+    """CIEDE2000 colour difference, broadcasting over leading axes."""
+    L1, a1, b1 = np.moveaxis(np.asarray(lab1, dtype=np.float64), -1, 0)
+    L2, a2, b2 = np.moveaxis(np.asarray(lab2, dtype=np.float64), -1, 0)
+    C1, C2 = np.hypot(a1, b1), np.hypot(a2, b2)
+    Cm7 = ((C1 + C2) / 2) ** 7
+    G = 0.5 * (1 - np.sqrt(Cm7 / (Cm7 + 25.0**7)))
+    a1p, a2p = (1 + G) * a1, (1 + G) * a2
+    C1p, C2p = np.hypot(a1p, b1), np.hypot(a2p, b2)
+    h1p = np.degrees(np.arctan2(b1, a1p)) % 360
+    h2p = np.degrees(np.arctan2(b2, a2p)) % 360
+    dLp, dCp = L2 - L1, C2p - C1p
+    dh = h2p - h1p
+    dh = np.where(dh > 180, dh - 360, np.where(dh < -180, dh + 360, dh))
+    dh = np.where(C1p * C2p == 0, 0, dh)
+    dHp = 2 * np.sqrt(C1p * C2p) * np.sin(np.radians(dh / 2))
+    Lpm, Cpm = (L1 + L2) / 2, (C1p + C2p) / 2
+    hsum = h1p + h2p
+    hpm = np.where(
+        C1p * C2p == 0,
+        hsum,
+        np.where(np.abs(h1p - h2p) <= 180, hsum / 2, np.where(hsum < 360, (hsum + 360) / 2, (hsum - 360) / 2)),
+    )
+    T = (
+        1
+        - 0.17 * np.cos(np.radians(hpm - 30))
+        + 0.24 * np.cos(np.radians(2 * hpm))
+        + 0.32 * np.cos(np.radians(3 * hpm + 6))
+        - 0.20 * np.cos(np.radians(4 * hpm - 63))
+    )
+    SL = 1 + 0.015 * (Lpm - 50) ** 2 / np.sqrt(20 + (Lpm - 50) ** 2)
+    SC, SH = 1 + 0.045 * Cpm, 1 + 0.015 * Cpm * T
+    Cpm7 = Cpm**7
+    RT = -2 * np.sqrt(Cpm7 / (Cpm7 + 25.0**7)) * np.sin(np.radians(60 * np.exp(-(((hpm - 275) / 25) ** 2))))
+    return np.sqrt((dLp / SL) ** 2 + (dCp / SC) ** 2 + (dHp / SH) ** 2 + RT * (dCp / SC) * (dHp / SH))
+
+
+@lru_cache(maxsize=1)
+def _css3() -> tuple[list[str], np.ndarray]:
+    # PIL's colormap is the CSS3 named-colour table; grey/gray spellings are folded. By name,
+    # not value: getrgb replaces a looked-up entry's value with its RGB tuple.
+    names, rgbs = [], []
+    for name in sorted(ImageColor.colormap):
+        if "grey" in name:
+            continue
+        names.append(name)
+        rgbs.append(ImageColor.getrgb(name)[:3])
+    return names, rgb_to_lab(np.array(rgbs))
+
+
+def css3_name(rgb) -> str:
+    names, labs = _css3()
+    return names[int(np.argmin(delta_e(labs, rgb_to_lab(rgb))))]
+
+
+def css3_hex(name: str) -> str | None:
+    """A CSS3 colour's own hex, by the names `css3_name` gives; None for another name."""
+    try:
+        return rgb_to_hex(ImageColor.getrgb(name)[:3])
+    except ValueError:
+        return None
+
+
+# Palette vector: a soft histogram over fixed anchor colours. It does not depend on
+# the order in which KMeans returned the clusters, weights each colour by coverage,
+# and cosine similarity against a one-colour query ranks by perceptual closeness.
+_ANCHOR_LEVELS = (0, 64, 128, 191, 255)
+SIGMA = 20.0
+
+
+@lru_cache(maxsize=1)
+def _anchors() -> np.ndarray:
+    grid = np.array([(r, g, b) for r in _ANCHOR_LEVELS for g in _ANCHOR_LEVELS for b in _ANCHOR_LEVELS])
+    return rgb_to_lab(grid)
+
+
+PALETTE_DIM = len(_ANCHOR_LEVELS) ** 3
+
+
+def palette_vector(colors: list[tuple[str, float]]) -> list[float]:
+    """[(hex, coverage)] to a unit-length PALETTE_DIM vector."""
+    anchors = _anchors()
+    vec = np.zeros(len(anchors))
+    for hex_value, coverage in colors:
+        d = delta_e(anchors, rgb_to_lab(hex_to_rgb(hex_value)))
+        vec += coverage * np.exp(-((d / SIGMA) ** 2))
+    norm = np.linalg.norm(vec)
+    return (vec / norm if norm > 0 else vec).round(6).tolist()

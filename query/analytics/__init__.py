@@ -1,0 +1,1 @@
+"""The data behind every graph of the original system, aggregated by PostgreSQL (`graphs`)."""

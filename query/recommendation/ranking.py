@@ -1,0 +1,237 @@
+"""Preferences in, scored and explained results out. Pure: the handler feeds it candidates
+from the vector index.
+
+Every component is scaled to [0, 1] and the score is their mean over what the person
+asked for, so no single feature dominates (the original's raw camera-make number did).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.colors import delta_e, hex_to_rgb, rgb_to_lab
+from core.labels import detector_labels
+
+ORIENTATIONS = ("landscape", "portrait", "square")
+MAX_TAGS = 5
+MAX_LIMIT = 100
+MAX_SIDE = 100_000
+COLOR_SCALE = 20.0  # ΔE at which a colour counts for e^-1 of a perfect match
+LABELS = sorted(detector_labels())
+
+
+class PreferenceError(ValueError):
+    pass
+
+
+@dataclass
+class Preferences:
+    color: str | None = None
+    width: int | None = None
+    height: int | None = None
+    orientation: str | None = None
+    tags: list[str] = field(default_factory=list)
+    make: str | None = None
+    limit: int = 10
+
+
+def parse_preferences(body) -> Preferences:
+    if not isinstance(body, dict):
+        raise PreferenceError("expected a JSON object of preferences")
+    unknown = set(body) - {"color", "width", "height", "orientation", "tags", "make", "limit"}
+    if unknown:
+        raise PreferenceError(f"unknown preference(s): {', '.join(sorted(unknown))}")
+    prefs = Preferences()
+    if body.get("color") not in (None, ""):
+        try:
+            hex_to_rgb(str(body["color"]))
+        except ValueError:
+            raise PreferenceError(f'color must be "#rrggbb", got {body["color"]!r}') from None
+        prefs.color = "#" + str(body["color"]).strip().lstrip("#").lower()
+    for name in ("width", "height"):
+        value = body.get(name)
+        if value in (None, ""):
+            continue
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or (isinstance(value, float) and not math.isfinite(value))
+            or value != int(value)
+            or not 0 < value <= MAX_SIDE
+        ):
+            raise PreferenceError(f"{name} must be a whole number of pixels between 1 and {MAX_SIDE}, got {value!r}")
+        setattr(prefs, name, int(value))
+    if body.get("orientation") not in (None, ""):
+        if body["orientation"] not in ORIENTATIONS:
+            raise PreferenceError(f"orientation must be one of {', '.join(ORIENTATIONS)}, got {body['orientation']!r}")
+        prefs.orientation = body["orientation"]
+    tags = body.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise PreferenceError("tags must be a list of words")
+    tags = [t.strip().lower() for t in tags if t.strip()]
+    if len(tags) > MAX_TAGS:
+        raise PreferenceError(f"at most {MAX_TAGS} tags, got {len(tags)}")
+    prefs.tags = tags
+    if body.get("make") not in (None, ""):
+        if not isinstance(body["make"], str):
+            raise PreferenceError("make must be a camera brand name")
+        prefs.make = body["make"].strip().lower()
+    limit = body.get("limit", 10)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise PreferenceError(f"limit must be a whole number between 1 and {MAX_LIMIT}, got {limit!r}")
+    prefs.limit = limit
+    return prefs
+
+
+def tag_resolution(words: list[str], resolver=None) -> dict[str, dict]:
+    """Word → {label, score, via}. With a `TagResolver` (inference.semantics) words are
+    matched by meaning ("puppy" → "dog"); without one, only exact and plural forms match."""
+    if resolver is not None:
+        return {
+            w: {"label": r.label, "score": round(r.score, 3), "via": r.via} for w, r in resolver.resolve(words).items()
+        }
+    out = {}
+    for word in words:
+        forms = [word, word[:-1] if word.endswith("s") else word, word[:-2] if word.endswith("es") else word]
+        label = next((f for f in forms if f in LABELS), None)
+        out[word] = {
+            "label": label,
+            "score": 1.0 if label else 0.0,
+            "via": "none" if label is None else "exact" if label == word else "lemma",
+        }
+    return out
+
+
+def resolve_tags(words: list[str], resolver=None) -> dict[str, str | None]:
+    return {word: r["label"] for word, r in tag_resolution(words, resolver).items()}
+
+
+def stated(prefs: Preferences) -> int:
+    """How many preferences were given: each is one equally weighted part of a score."""
+    return sum(map(bool, (prefs.color, prefs.orientation, prefs.width or prefs.height, prefs.tags, prefs.make)))
+
+
+def values(prefs: Preferences, payloads: list[dict], resolved: dict[str, str | None]) -> list[float]:
+    """`score`'s value for every candidate, without building explanations (only the results
+    shown need those), the colour maths done once for all."""
+    parts = []
+    if prefs.color:
+        parts.append(_colour_arrays(prefs.color, [p.get("colors") or [] for p in payloads])[0])
+    if prefs.orientation:
+        parts.append(np.array([p.get("orientation") == prefs.orientation for p in payloads], dtype=float))
+    if prefs.width or prefs.height:
+        parts.append(
+            np.array([_size_fit(prefs.width, prefs.height, p.get("width"), p.get("height"))[0] for p in payloads])
+        )
+    if prefs.tags:
+        labels, wanted = _tag_targets(resolved)
+        parts.append(np.array([len(labels & set(p.get("tags") or [])) / wanted for p in payloads]))
+    if prefs.make:
+        parts.append(np.array([p.get("make") == prefs.make for p in payloads], dtype=float))
+    return (np.mean(parts, axis=0) if parts else np.zeros(len(payloads))).tolist()
+
+
+def _tag_targets(resolved: dict[str, str | None]) -> tuple[set[str], int]:
+    # "dog" and "dogs" ask for one thing; a word nothing resolved to still counts as unmet.
+    labels = {label for label in resolved.values() if label}
+    return labels, len(labels) + sum(1 for label in resolved.values() if label is None)
+
+
+def score(prefs: Preferences, payload: dict, resolved: dict[str, str | None]) -> tuple[float, dict]:
+    return scores(prefs, [payload], resolved)[0]
+
+
+def scores(prefs: Preferences, payloads: list[dict], resolved: dict[str, str | None]) -> list[tuple[float, dict]]:
+    """(score, why) per payload; the colour maths once for all of them."""
+    colours = color_fits(prefs.color, [p.get("colors") or [] for p in payloads]) if prefs.color else None
+    return [_score(prefs, payload, resolved, colours[i] if colours else None) for i, payload in enumerate(payloads)]
+
+
+def _score(
+    prefs: Preferences, payload: dict, resolved: dict[str, str | None], colour: tuple[float, dict] | None
+) -> tuple[float, dict]:
+    parts, why = [], {}
+    if colour is not None:
+        s, why["color"] = colour
+        parts.append(s)
+    if prefs.orientation:
+        match = payload.get("orientation") == prefs.orientation
+        parts.append(1.0 if match else 0.0)
+        why["orientation"] = {"wanted": prefs.orientation, "actual": payload.get("orientation"), "match": match}
+    if prefs.width or prefs.height:
+        s, why["size"] = _size_fit(prefs.width, prefs.height, payload.get("width"), payload.get("height"))
+        parts.append(s)
+    if prefs.tags:
+        labels, wanted = _tag_targets(resolved)
+        present = set(payload.get("tags") or [])
+        matched = sorted(labels & present)
+        parts.append(len(matched) / wanted)
+        why["tags"] = {
+            "matched": matched,
+            "missing": sorted(labels - present),
+            "resolved_from": {label: sorted(w for w, lb in resolved.items() if lb == label) for label in matched},
+            "unresolved": [w for w, label in resolved.items() if label is None],
+        }
+    if prefs.make:
+        match = payload.get("make") == prefs.make
+        parts.append(1.0 if match else 0.0)
+        why["make"] = {"wanted": prefs.make, "actual": payload.get("make"), "match": match}
+    return (float(np.mean(parts)) if parts else 0.0), why
+
+
+def _colour_arrays(wanted: str, palettes: list[list[dict]]):
+    """Fit per palette, ΔE to each of its colours (inf for padding), index of the nearest."""
+    width = max((len(p) for p in palettes), default=0) or 1
+    padding = [{"hex": "000000", "coverage": 0.0}]
+    padded = [palette + padding * (width - len(palette)) for palette in palettes]
+    # Stored palettes come from the pipeline, always "#rrggbb": one hex decode for all of them
+    # (hex_to_rgb's checks, once per colour, were most of a recommendation's time).
+    hexes = "".join(c["hex"].lstrip("#") for palette in padded for c in palette)
+    rgb = np.frombuffer(bytes.fromhex(hexes), np.uint8).reshape(len(palettes), width, 3)
+    coverage = (
+        np.array([[c["coverage"] for c in palette] for palette in padded], dtype=float).reshape(len(palettes), width)
+        / 100.0
+    )
+    distances = delta_e(rgb_to_lab(rgb), rgb_to_lab(hex_to_rgb(wanted)))
+    distances = np.where(coverage > 0, distances, np.inf)  # padding never matches
+    fits = np.minimum(1.0, np.sum(coverage * np.exp(-((distances / COLOR_SCALE) ** 2)), axis=1))
+    return fits, distances, np.argmin(distances, axis=1)
+
+
+def color_fits(wanted: str, palettes: list[list[dict]]) -> list[tuple[float, dict]]:
+    """(fit, why) per palette: the wanted colour against each of its colours, weighted by coverage."""
+    fits, distances, best = _colour_arrays(wanted, palettes)
+    out: list[tuple[float, dict]] = []
+    for i, palette in enumerate(palettes):
+        if not palette:
+            out.append((0.0, {"wanted": wanted, "matched": None}))
+            continue
+        b = int(best[i])
+        out.append(
+            (
+                float(fits[i]),
+                {
+                    "wanted": wanted,
+                    "matched": palette[b]["hex"],
+                    "delta_e": round(float(distances[i, b]), 2),
+                    "coverage": palette[b]["coverage"],
+                },
+            )
+        )
+    return out
+
+
+def _size_fit(want_w, want_h, w, h) -> tuple[float, dict]:
+    if not w or not h:
+        return 0.0, {"wanted": [want_w, want_h], "actual": None}
+    fit = 1.0
+    if want_w:
+        fit *= min(1.0, w / want_w)  # big enough is a full fit; smaller scales down
+    if want_h:
+        fit *= min(1.0, h / want_h)
+    if want_w and want_h:
+        fit *= math.exp(-abs(math.log((w / h) / (want_w / want_h))))
+    return fit, {"wanted": [want_w, want_h], "actual": [w, h], "fit": round(fit, 3)}

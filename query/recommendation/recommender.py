@@ -1,0 +1,180 @@
+"""Candidates from the vector index, scored by `ranking` and, for a named user, by what they
+liked and disliked (Qdrant's recommend with positive and negative examples)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.colors import PALETTE_DIM, palette_vector
+
+from . import ranking
+
+CANDIDATES = 200
+_NEUTRAL = (np.ones(PALETTE_DIM) / np.sqrt(PALETTE_DIM)).tolist()
+# Feedback is judged in every space an image has: colours always, CLIP where its weights exist.
+FEEDBACK_SPACES = ("palette", "clip")
+
+
+@dataclass
+class Opinions:
+    likes: list[str] = field(default_factory=list)
+    dislikes: list[str] = field(default_factory=list)
+
+    @property
+    def judged(self) -> list[str]:
+        return self.likes + self.dislikes
+
+
+def _base_filter(prefs: ranking.Preferences) -> dict:
+    return {"make": prefs.make} if prefs.make else {}
+
+
+def candidates(index, prefs: ranking.Preferences, labels: list[str], exclude: list[str]) -> dict[str, dict]:
+    """Nearest by colour; those matching the wanted orientation and tags first, so a strict
+    match is never crowded out by near-misses."""
+    vector = palette_vector([(prefs.color, 100.0)]) if prefs.color else _NEUTRAL
+    base = _base_filter(prefs)
+    narrowed = dict(base)
+    if prefs.orientation:
+        narrowed["orientation"] = prefs.orientation
+    if labels:
+        narrowed["tags"] = labels
+    found: dict[str, dict] = {}
+    searches = [
+        {"using": "palette", "vector": vector, "must": must, "limit": CANDIDATES, "exclude": exclude or None}
+        for must in ([narrowed, base] if narrowed != base else [base])
+    ]
+    for hits in index.search_many(searches):
+        for hit in hits:
+            found.setdefault(hit["id"], hit)
+    return found
+
+
+def feedback_fit(index, prefs: ranking.Preferences, opinions: Opinions, found: dict[str, dict]) -> dict[str, float]:
+    """For each candidate, how much more it resembles what the user liked than what they
+    disliked, in [0, 1]; images like the liked ones join the candidates."""
+    fits: dict[str, list[float]] = {}
+    for space in FEEDBACK_SPACES:
+        examples = index.vectors(opinions.judged, space)
+        positives = [examples[i] for i in opinions.likes if i in examples]
+        negatives = [examples[i] for i in opinions.dislikes if i in examples]
+        if not positives and not negatives:
+            continue
+        for hit in index.search(
+            space,
+            None,
+            _base_filter(prefs),
+            CANDIDATES,
+            positives=positives,
+            negatives=negatives,
+            exclude=opinions.judged,
+        ):
+            found.setdefault(hit["id"], hit)
+        ids = list(found)
+        for hit in index.search(space, None, None, len(ids), positives=positives, negatives=negatives, among=ids):
+            # Best-score recommend: the nearer example's cosine, negated when that example is disliked.
+            fits.setdefault(hit["id"], []).append((hit["score"] + 1) / 2)
+    return {iid: float(np.mean(values)) for iid, values in fits.items()}
+
+
+def recommend(
+    index, prefs: ranking.Preferences, resolved: dict[str, str | None], opinions: Opinions | None = None
+) -> list[dict]:
+    labels = sorted({label for label in resolved.values() if label})
+    opinions = opinions or Opinions()
+    found = candidates(index, prefs, labels, opinions.judged)
+    fits = feedback_fit(index, prefs, opinions, found) if opinions.judged else {}
+    ids = list(found)
+    payloads = [found[i]["payload"] for i in ids]
+    stated = ranking.stated(prefs)
+    # Feedback counts as one more preference, next to those the user stated.
+    totals = [
+        (v * stated + fits[iid]) / (stated + 1) if iid in fits else v
+        for iid, v in zip(ids, ranking.values(prefs, payloads, resolved))
+    ]
+    top = sorted(range(len(ids)), key=lambda i: (-totals[i], ids[i]))[: prefs.limit]
+    results = []
+    for i, (_, why) in zip(top, ranking.scores(prefs, [payloads[i] for i in top], resolved)):
+        if ids[i] in fits:
+            why["feedback"] = {
+                "fit": round(fits[ids[i]], 3),
+                "likes": len(opinions.likes),
+                "dislikes": len(opinions.dislikes),
+            }
+        results.append(result(ids[i], totals[i], why, payloads[i]))
+    return results
+
+
+def similar(index, image_id: str, limit: int) -> tuple[str, list[dict]] | None:
+    """More like this: in CLIP space when the image has a CLIP vector, else by colours."""
+    for space in ("clip", "palette"):
+        vector = index.vectors([image_id], space).get(image_id)
+        if vector is not None:
+            hits = index.search(space, vector, None, limit, exclude=[image_id])
+            return space, [
+                result(
+                    h["id"],
+                    h["score"],
+                    {"similarity": {"to": image_id, "space": space, "cosine": round(h["score"], 4)}},
+                    h["payload"],
+                )
+                for h in hits
+            ]
+    return None
+
+
+def result(iid: str, score: float, why: dict, payload: dict) -> dict:
+    return {
+        "id": iid,
+        "score": round(score, 4),
+        "url": f"/cdn/show/{iid}",
+        "thumbnail": f"/cdn/show/{iid}?size=thumb",
+        "width": payload.get("width"),
+        "height": payload.get("height"),
+        "orientation": payload.get("orientation"),
+        "why": why,
+    }
+
+
+RRF_K = 60  # reciprocal rank fusion's usual constant: rank 1 of one source ≈ ranks 2-3 of two
+
+
+def search(
+    index, text: str, labels: list[str], text_vector: list[float] | None, described: list[str], limit: int
+) -> list[dict]:
+    """Free text over three sources, fused by reciprocal rank: CLIP's text embedding against
+    image embeddings (when the weights exist), the words resolved to tags, the descriptions."""
+    ranked: dict[str, list[str]] = {}
+    payloads: dict[str, dict] = {}
+    if text_vector is not None:
+        hits = index.search("clip", text_vector, None, CANDIDATES)
+        ranked["clip"] = [h["id"] for h in hits]
+        payloads.update((h["id"], h["payload"]) for h in hits)
+    if labels:
+        hits = index.search("palette", _NEUTRAL, {"tags": labels}, CANDIDATES)
+        ranked["tags"] = [h["id"] for h in hits]
+        payloads.update((h["id"], h["payload"]) for h in hits)
+    if described:
+        ranked["description"] = described
+    fused: dict[str, float] = {}
+    for ids in ranked.values():
+        for rank, iid in enumerate(ids):
+            fused[iid] = fused.get(iid, 0.0) + 1 / (RRF_K + rank + 1)
+    best = sorted(fused, key=lambda i: (-fused[i], i))[:limit]
+    return [
+        result(
+            iid,
+            fused[iid],
+            {
+                "search": {
+                    "text": text,
+                    "matched_by": {source: ids.index(iid) + 1 for source, ids in ranked.items() if iid in ids},
+                    "tags": labels,
+                }
+            },
+            payloads.get(iid, {}),
+        )
+        for iid in best
+    ]

@@ -1,0 +1,58 @@
+"""In-process agent tests: the worker's real agents run in Faust's test context, reading and
+writing in-memory channels instead of Kafka topics, against the real stores of the session's
+stack (or a PostgreSQL of the test's own)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import faust
+import pytest
+
+from schemas.pipeline import TOPICS
+from streams import stages
+from streams.resources import Resources
+
+
+class Worker:
+    """The worker's agents on in-memory channels: ``put`` an event into a stage, ``take`` what
+    it sent on."""
+
+    def __init__(self, settings):
+        # Never started: the test context runs each agent alone, and nothing here reaches a broker.
+        self.app = faust.App(
+            "viewfinder-agent-tests",
+            broker="kafka://127.0.0.1:9",
+            store="memory://",
+            autodiscover=False,
+            web_enabled=False,
+        )
+        self.app.finalize()
+        self.app.flow_control.resume()
+        self.channels = {t.name: self.app.channel(value_type=t.record, key_type=str) for t in TOPICS}
+        # A channel hands an event only to the readers it has when the event is sent.
+        self.sent = {name: channel.clone(is_iterator=True) for name, channel in self.channels.items()}
+        self.resources = Resources(settings)
+        self.agents = stages.register(self.app, self.channels, self.resources)
+
+    def nothing_sent(self, topic: str) -> bool:
+        return self.sent[topic].empty()
+
+    async def take(self, topic: str, timeout: float = 60):
+        """The next event a stage sent to ``topic``."""
+        event = await self.sent[topic].get(timeout=timeout)
+        return event.key, event.value
+
+    def close(self) -> None:
+        self.resources.close()
+
+
+def run(coroutine):
+    return asyncio.run(asyncio.wait_for(coroutine, 300))
+
+
+@pytest.fixture
+def worker(stack):
+    w = Worker(stack)
+    yield w
+    w.close()

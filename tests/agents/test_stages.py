@@ -1,0 +1,142 @@
+"""Each stage's agent in Faust's test context: what it sends on, what it dead-letters, what it
+stores; the real S3, PostgreSQL and vector index of the session's stack."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+from connectors.vectors import open_index
+from core.ids import content_id
+from core.images import original_key
+from schemas.pipeline import COLORS, DEAD_LETTERS, DETECTED, EXIF
+from schemas.records import ColorsExtracted, ExifExtracted, ImageArrived, ImageEnriched, ObjectsDetected
+from tests.agents.conftest import Worker, run
+from tests.support import poll
+from tests.support.photos import Photo, jpeg
+
+
+def arrival(worker, data: bytes, name: str) -> ImageArrived:
+    """An image stored and recorded as the ingestor would, never published: only the test feeds it."""
+    iid = content_id(data + uuid.uuid4().bytes)  # fresh per run: the stack's PostgreSQL outlives a test
+    worker.resources.store.put(original_key(iid), data, "image/jpeg")
+    event = ImageArrived(
+        id=iid,
+        object_key=original_key(iid),
+        source="upload",
+        filename=name,
+        content_type="image/jpeg",
+        size=len(data),
+        arrived_at=datetime.now(UTC).isoformat(),
+    )
+    worker.resources.db.images.record_arrival(event)
+    return event
+
+
+def test_exif_stage_sends_the_fields_on_and_records_progress(worker, db):
+    photo = Photo("agent-exif.jpg", (200, 30, 30), (0, 0, 0), (240, 160), make="Nikon", gps=(48.8566, 2.3522, 35.0))
+    event = arrival(worker, jpeg(photo), photo.name)
+
+    async def go():
+        async with worker.agents["exif"].test_context() as agent:
+            await agent.put(key=event.id, value=event)
+            return await worker.take(EXIF.name)
+
+    key, out = run(go())
+    assert key == event.id
+    assert (out.width, out.height, out.orientation) == (240, 160, "landscape")
+    assert out.exif["Make"] == "Nikon" and out.country == "France"
+    poll(lambda: db.images.get(event.id)["stage"] == 1, 10, what="progress past the first stage, exif")
+
+
+def test_colors_stage_dead_letters_a_truncated_image_and_sends_nothing(worker):
+    data = jpeg(Photo("agent-truncated.jpg", (10, 200, 10), (0, 0, 0), (500, 400)))[:1500]
+    event = arrival(worker, data, "agent-truncated.jpg")
+    detected = ObjectsDetected(
+        **event.asdict(),
+        width=500,
+        height=400,
+        orientation="landscape",
+        exif={},
+        country=None,
+        tags=None,
+        tags_status="unavailable",
+    )
+
+    async def go():
+        async with worker.agents["colors"].test_context() as agent:
+            await agent.put(key=event.id, value=detected)
+            letter = await worker.take(DEAD_LETTERS.name)
+            return letter, worker.nothing_sent(COLORS.name)
+
+    (key, letter), nothing_sent = run(go())
+    assert key == event.id and letter.stage == "colors" and "truncated" in letter.reason
+    assert letter.event["id"] == event.id
+    assert nothing_sent
+
+
+def test_detect_stage_without_weights_marks_tags_unavailable(stack, tmp_path):
+    worker = Worker(stack.replace(detr_model=str(tmp_path / "no-such-model")))
+    try:
+        data = jpeg(Photo("agent-nodetr.jpg", (20, 20, 200), (0, 0, 0), (120, 80)))
+        event = arrival(worker, data, "agent-nodetr.jpg")
+        exif = dict(event.asdict(), width=120, height=80, orientation="landscape", exif={}, country=None)
+
+        async def go():
+            async with worker.agents["detect"].test_context() as agent:
+                await agent.put(key=event.id, value=ExifExtracted(**exif))
+                return await worker.take(DETECTED.name)
+
+        _, out = run(go())
+        assert out.tags is None and out.tags_status == "unavailable"
+    finally:
+        worker.close()
+
+
+def test_sink_stores_vectors_then_metadata_and_a_replay_changes_nothing(worker, db, stack):
+    def enriched_event(name: str, rgb: tuple[int, int, int]) -> ImageEnriched:
+        event = arrival(worker, jpeg(Photo(name, rgb, (0, 0, 0), (64, 48))), name)
+        return ImageEnriched(
+            **ColorsExtracted(
+                **event.asdict(),
+                width=64,
+                height=48,
+                orientation="landscape",
+                exif={"Make": "Canon"},
+                country=None,
+                tags={"dog": {"count": 1, "score": 0.9, "boxes": [[0, 0, 10, 10]]}},
+                tags_status="ok",
+                colors=[{"hex": "#1ec81e", "coverage": 90.0, "name": "limegreen"}],
+            ).asdict(),
+            vectors={"palette": [1.0] + [0.0] * 124},
+            embedding_status="unavailable",
+        )
+
+    first, sentinel = enriched_event("agent-sink.jpg", (30, 200, 30)), enriched_event("agent-sink-2.jpg", (9, 9, 9))
+    index = open_index(stack)
+
+    def stored(iid):
+        return poll(
+            lambda: (lambda r: r if r["status"] == "enriched" else None)(db.images.get(iid)),
+            30,
+            what=f"the sink to store {iid}",
+        )
+
+    async def go():
+        async with worker.agents["sink"].test_context() as agent:
+            await agent.put(key=first.id, value=first)
+            before = await asyncio.to_thread(stored, first.id)
+            await agent.put(key=first.id, value=first)  # the replay
+            await agent.put(key=sentinel.id, value=sentinel)  # one agent, in order: the replay is done by then
+            await asyncio.to_thread(stored, sentinel.id)
+            return before, worker.nothing_sent(DEAD_LETTERS.name)
+
+    try:
+        before, nothing_sent = run(go())
+        assert before["tags"]["dog"]["count"] == 1 and before["make"] == "Canon"
+        assert db.images.get(first.id) == before  # enriched_at, tags, colours: all as they were
+        assert index.vectors([first.id], "palette")[first.id][0] > 0.99
+        assert nothing_sent  # no dead letter: both stored
+    finally:
+        index.close()

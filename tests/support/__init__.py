@@ -1,0 +1,44 @@
+"""What tests and benches share: polling with a deadline, settings for a test stack, and the
+helpers in this package's modules (`photos`: test images with known EXIF; `models`: tiny
+random DETR and CLIP; `dataset`: Unsplash Lite files and an image server). Benches import
+them as `tests.support…` when run as modules (`python -m bench.recommend`)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from core.settings import Settings
+from viewfinder.embedded.process import free_port
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+TINY_CLIP_DIM = 16
+
+
+class Timeout(AssertionError):
+    pass
+
+
+def poll(check, timeout: float, interval: float = 0.25, what: str = "condition"):
+    """Return check()'s first truthy value, or fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise Timeout(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def stack_settings(data_dir: Path, **changes) -> Settings:
+    """Settings for a stack of the tests' own: free ports, quick group joins, tiny CLIP vectors."""
+    return Settings.from_env({}).replace(
+        data_dir=data_dir,
+        port=free_port(),
+        broker_session_timeout=6.0,
+        log_level="INFO",
+        model_load_timeout=60.0,
+        clip_dim=TINY_CLIP_DIM,
+        **changes,
+    )
