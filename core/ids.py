@@ -8,7 +8,7 @@ import hashlib
 import re
 import uuid
 
-ID_PATTERN = r"[0-9a-f]{32}"  # for routes and JSON schemas
+ID_PATTERN = r"[0-9a-f]{32}"  # the one pattern of an image id
 _ID = re.compile(rf"^{ID_PATTERN}$")
 
 

@@ -155,7 +155,7 @@ def load(shared: SharedGraphs, filters: graphs.Filters, version: tuple | None = 
     for key, name in REQUESTS.items():
         try:
             out["graphs"][key] = shared.graph(version, name, filters)
-        except Exception as exc:
+        except Exception as exc:  # shown on the page, the next change tries again
             log.exception("graph %s failed", name)
             out["errors"][key] = f"{type(exc).__name__}: {exc}"
     for key, name in (("makes", "brand"), ("tags", "tags/top")):
@@ -165,7 +165,7 @@ def load(shared: SharedGraphs, filters: graphs.Filters, version: tuple | None = 
                 if filters == graphs.Filters() and name in out["graphs"]
                 else shared.graph(version, name, graphs.Filters())
             )
-        except Exception:
+        except Exception:  # the options simply stay as they were
             log.exception("filter options from %s failed", name)
     return out
 
@@ -466,7 +466,7 @@ class CollectionPage:
             if self.shown == (version, filters):
                 return
             data = await background.run(load, self.shared, filters, version)
-        except Exception:
+        except Exception:  # the database may be restarting; the next tick tries again
             log.exception("collection refresh failed")
             return
         self.show(data, filters)

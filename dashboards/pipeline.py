@@ -56,7 +56,7 @@ def make_document(doc, db, settings=None) -> None:
     async def refresh():
         try:
             latest = await background.run(db.images.pipeline_status)
-        except Exception:
+        except Exception:  # the database may be restarting; the next tick tries again
             log.exception("pipeline refresh failed")
             return
         source.data = stage_data(latest)

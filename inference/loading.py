@@ -68,7 +68,7 @@ def load_with_deadline(
     def load() -> None:
         try:
             box["model"] = build(source, kwargs)
-        except BaseException as exc:
+        except BaseException as exc:  # every failure becomes ModelUnavailable below
             box["error"] = exc
 
     started = time.monotonic()

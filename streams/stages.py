@@ -43,7 +43,8 @@ MAX_DELAY = 30.0  # ... up to this, for stores that are down
 UNREACHABLE = (
     psycopg2.OperationalError,
     psycopg2.InterfaceError,
-    OSError,
+    ConnectionError,
+    TimeoutError,
     urllib3.exceptions.HTTPError,
     httpx.TransportError,
     ServerError,
@@ -75,12 +76,11 @@ async def until_stored(what: str, save: Callable[[], object]) -> None:
 
 class Stages:
     """Each stage's work on one event (or a batch), bound to the worker's resources and to the
-    channels its results go to."""
+    channel dead letters go to."""
 
-    def __init__(self, resources: Resources, channels: dict):
-        self.resources, self.channels = resources, channels
+    def __init__(self, resources: Resources, dead_letters):
+        self.resources, self.dead_letters = resources, dead_letters
         self.settings = resources.settings
-        self.dead_letters = channels[DEAD_LETTERS.name]
         self.detect_decode_side = round(self.settings.detr_size * 1333 / 800)  # DETR's own longest-side cap
 
     async def attempt(self, stage: str, event, work: Callable[[], Awaitable]):
@@ -193,7 +193,8 @@ class Stages:
             **event.asdict(), vectors=vectors, embedding_status="ok" if embedder is not None else "unavailable"
         )
 
-    async def sink(self, event) -> None:
+    async def sink(self, event) -> ImageEnriched:
+        """The event, once stored."""
         db, index = self.resources.db, self.resources.index
         # Vectors first, PostgreSQL last: status 'enriched' means everything is stored.
         keywords = (
@@ -202,6 +203,7 @@ class Stages:
         point = {"id": event.id, "vectors": event.vectors, "payload": embedding.payload(event, keywords)}
         await asyncio.to_thread(index.upsert, [point])
         await asyncio.to_thread(db.images.save_enriched, event)
+        return event
 
     async def dead_letter(self, letter) -> None:
         log.warning("dead letter: image %s failed in %s: %s", letter.image_id, letter.stage, letter.reason)
@@ -239,9 +241,9 @@ def _each(stages: Stages, name: str, compute, out):
     async def agent(stream):
         async for event in stream:
             result = await stages.attempt(name, event, partial(compute, event))
-            if result is not None:
-                if out is not None:
-                    await out.send(key=event.id, value=result)
+            # None: dead-lettered. The last stage sends nothing on; its store marks the progress.
+            if result is not None and out is not None:
+                await out.send(key=event.id, value=result)
                 await stages.passed(event, name)
 
     return agent
@@ -271,7 +273,7 @@ def _side(handle):
 def register(app, channels: dict, resources: Resources) -> dict:
     """Every agent of the worker on ``app``, reading and writing ``channels`` (topic name →
     channel: the app's topics, or in-memory channels in tests). Returns name → agent."""
-    stages = Stages(resources, channels)
+    stages = Stages(resources, channels[DEAD_LETTERS.name])
     agents = {}
     for stage in STAGES:
         out = channels[stage.produces.name] if stage.produces else None

@@ -488,7 +488,7 @@ def tags_dendrogram(db, filters, *, embed=None, limit=None, **_) -> dict:
         if embed is not None:
             try:
                 return dendrogram(labels, counts, cosine_distances(embed(labels)), "text-embedding")
-            except Exception:
+            except Exception:  # a failing model must not take the graph down
                 log.exception("tag embedding failed; grouping tags by co-occurrence instead")
         cur.execute(
             f"""SELECT a.label AS a, b.label AS b, count(*) AS n

@@ -137,3 +137,23 @@ def test_side_by_side_data_dirs_have_their_own_clusters(parent):
             proc2.stop()
     finally:
         proc1.stop()
+
+
+@pytest.mark.parametrize("parent", [0o700], indirect=True, ids=["private-parent"])
+def test_the_stack_starts_with_its_data_dir_under_a_private_folder(parent):
+    """What `./scripts/demo` does in a clone in /root: the default data dir inside it."""
+    from tests.support import stack_settings
+    from viewfinder.stack import Stack
+
+    path, homes = parent
+    data_dir = path / ".viewfinder-data"  # not made beforehand: the stack makes it, with the umask's mode
+    stack = Stack(stack_settings(data_dir))
+    try:
+        settings = stack.start(with_app=False)  # every store, migrations, topics, bucket, collection
+        homes.append(postgres.cluster_home(data_dir))
+        check_home(data_dir, outside=True)
+        tables = {row[0] for row in query(settings.database_url, "SELECT tablename FROM pg_tables")}
+        assert {"images", "dead_letters", "users", "schema_migrations"} <= tables
+        assert postgres.running_dsn(data_dir) == settings.database_url
+    finally:
+        stack.stop()
