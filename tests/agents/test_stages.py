@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
 
 from connectors.vectors import open_index
-from core.ids import content_id
-from core.images import original_key
 from schemas.pipeline import COLORS, DEAD_LETTERS, DETECTED, EXIF
 from schemas.records import ColorsExtracted, ExifExtracted, ImageArrived, ImageEnriched, ObjectsDetected
+from tests import support
 from tests.agents.conftest import Worker, run
 from tests.support import poll
 from tests.support.photos import Photo, jpeg
@@ -19,17 +17,8 @@ from tests.support.photos import Photo, jpeg
 
 def arrival(worker, data: bytes, name: str) -> ImageArrived:
     """An image stored and recorded as the ingestor would, never published: only the test feeds it."""
-    iid = content_id(data + uuid.uuid4().bytes)  # fresh per run: the stack's PostgreSQL outlives a test
-    worker.resources.store.put(original_key(iid), data, "image/jpeg")
-    event = ImageArrived(
-        id=iid,
-        object_key=original_key(iid),
-        source="upload",
-        filename=name,
-        content_type="image/jpeg",
-        size=len(data),
-        arrived_at=datetime.now(UTC).isoformat(),
-    )
+    event = support.arrival(data, name, iid=uuid.uuid4().hex)  # fresh per run: the stack's PostgreSQL outlives a test
+    worker.resources.store.put(event.object_key, data, "image/jpeg")
     worker.resources.db.images.record_arrival(event)
     return event
 

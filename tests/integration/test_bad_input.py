@@ -7,7 +7,6 @@ import io
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
 
 import numpy as np
 from PIL import Image
@@ -17,8 +16,7 @@ from connectors.objectstore import open_store
 from core.ids import content_id
 from core.images import thumbnail_key
 from schemas.pipeline import ARRIVED
-from schemas.records import ImageArrived
-from tests.support import poll
+from tests.support import arrival, poll
 from tests.support.photos import Photo, bilevel_png, jpeg
 
 
@@ -101,17 +99,10 @@ def test_the_worker_dead_letters_what_slips_past_the_door(gateway, stack, db):
     corpus["truncated.jpg"] = jpeg(Photo("t", (10, 200, 10), (0, 0, 0), (500, 400)))[:1500]
     ids = {}
     for name, data in corpus.items():
-        iid = content_id(data + name.encode())  # the empty file would otherwise share its hash with nothing else
-        store.put(f"originals/{iid}", data, "image/jpeg")
-        event = ImageArrived(
-            id=iid,
-            object_key=f"originals/{iid}",
-            source="upload",
-            filename=name,
-            content_type="image/jpeg",
-            size=len(data),
-            arrived_at=datetime.now(UTC).isoformat(),
-        )
+        # The empty file would otherwise share its hash with nothing else.
+        event = arrival(data, name, iid=content_id(data + name.encode()))
+        iid = event.id
+        store.put(event.object_key, data, "image/jpeg")
         db.images.record_arrival(event)
         publisher.publish(ARRIVED.name, iid, event)
         ids[name] = iid
@@ -137,16 +128,8 @@ def test_the_worker_dead_letters_what_slips_past_the_door(gateway, stack, db):
 def test_dead_letters_are_listed_and_retried_from_the_command_line(gateway, stack, db):
     """An image whose original went missing fails; once it is back, a retry finishes it."""
     data = jpeg(Photo("lost.jpg", (240, 120, 0), (0, 0, 0), (160, 120)))
-    iid = content_id(data)
-    event = ImageArrived(
-        id=iid,
-        object_key=f"originals/{iid}",
-        source="upload",
-        filename="lost.jpg",
-        content_type="image/jpeg",
-        size=len(data),
-        arrived_at=datetime.now(UTC).isoformat(),
-    )
+    event = arrival(data, "lost.jpg")
+    iid = event.id
     db.images.record_arrival(event)
     publisher = kafka.EventPublisher(stack.broker)
     publisher.publish(ARRIVED.name, iid, event)

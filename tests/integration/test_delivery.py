@@ -17,8 +17,8 @@ import httpx
 
 from connectors.objectstore import open_store
 from connectors.vectors import open_index
-from schemas.records import DeadLetter, ImageArrived, ImageEnriched
-from tests.support import poll, stack_settings
+from schemas.records import DeadLetter, ImageEnriched
+from tests.support import arrival, poll, stack_settings
 from tests.support.photos import Photo, jpeg
 from viewfinder.embedded.process import free_port
 from viewfinder.stack import Stack, redrive
@@ -89,16 +89,8 @@ def test_images_the_broker_forgot_are_redriven_from_postgres(stack, gateway, db)
     data = jpeg(Photo("forgotten.jpg", (200, 200, 20), (0, 0, 0), (180, 120)))
     iid = "ab" * 16
     open_store(stack).put(f"originals/{iid}", data, "image/jpeg")
-    arrival = ImageArrived(
-        id=iid,
-        object_key=f"originals/{iid}",
-        source="upload",
-        filename="forgotten.jpg",
-        content_type="image/jpeg",
-        size=len(data),
-        arrived_at=(datetime.now(UTC) - timedelta(minutes=5)).isoformat(),
-    )
-    assert db.images.record_arrival(arrival) is None  # new to the database, never published
+    forgotten = arrival(data, "forgotten.jpg", iid=iid, arrived_at=datetime.now(UTC) - timedelta(minutes=5))
+    assert db.images.record_arrival(forgotten) is None  # new to the database, never published
     # Stuck for five minutes: the status page's lag says so.
     assert gateway.get("/gather/status").json()["pipeline"]["lag_seconds"] >= 299
     assert redrive(stack) >= 1

@@ -6,9 +6,13 @@ them as `tests.support…` when run as modules (`python -m bench.recommend`)."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
+from core.ids import content_id
+from core.images import original_key
 from core.settings import Settings
+from schemas.records import ImageArrived
 from viewfinder.embedded.process import free_port
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -41,4 +45,19 @@ def stack_settings(data_dir: Path, **changes) -> Settings:
         model_load_timeout=60.0,
         clip_dim=TINY_CLIP_DIM,
         **changes,
+    )
+
+
+def arrival(data: bytes, filename: str, iid: str | None = None, arrived_at: datetime | None = None) -> ImageArrived:
+    """The arrival event the ingestor would make for ``data`` (its content id unless ``iid``);
+    tests store, record or publish it themselves, to stage what the ingestor would not."""
+    iid = iid or content_id(data)
+    return ImageArrived(
+        id=iid,
+        object_key=original_key(iid),
+        source="upload",
+        filename=filename,
+        content_type="image/jpeg",
+        size=len(data),
+        arrived_at=(arrived_at or datetime.now(UTC)).isoformat(),
     )

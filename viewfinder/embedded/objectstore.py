@@ -87,6 +87,8 @@ def start(data_dir: Path, host: str = "127.0.0.1", s3_port: int | None = None) -
     ]
     # SeaweedFS does not stop within 10 s of SIGTERM or SIGINT (measured); its writes are already
     # with the OS, so a kill after a short grace loses nothing.
-    proc = ManagedProcess("s3 (seaweedfs)", argv, data_dir / "logs" / "s3.log", stop_timeout=1).start()
+    proc = ManagedProcess(
+        "s3 (seaweedfs)", argv, data_dir / "logs" / "s3.log", stop_timeout=1, killed_as_usual=True
+    ).start()
     proc.wait_port(host, s3_port, timeout=60)
     return proc, f"{host}:{s3_port}", access, secret

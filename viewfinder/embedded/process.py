@@ -44,9 +44,11 @@ class ManagedProcess:
         cwd: Path | None = None,
         stop_timeout: float = 10,
         stop_signal: int = signal.SIGTERM,
+        killed_as_usual: bool = False,
     ):
         self.name, self.argv, self.log_path = name, argv, log_path
         self.stop_timeout, self.stop_signal = stop_timeout, stop_signal
+        self.killed_as_usual = killed_as_usual  # a server that never stops on a signal: its kill is no news
         self.env, self.user, self.cwd = env, user, cwd
         self.proc: subprocess.Popen | None = None
 
@@ -118,7 +120,8 @@ class ManagedProcess:
         try:
             self.proc.wait(self.stop_timeout)
         except subprocess.TimeoutExpired:
-            log.warning("%s did not stop in %ss; killing it", self.name, self.stop_timeout)
+            level = logging.INFO if self.killed_as_usual else logging.WARNING
+            log.log(level, "%s did not stop in %ss; killing it", self.name, self.stop_timeout)
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except ProcessLookupError:
