@@ -115,7 +115,7 @@ class Services:
         return Ingestor(self.store, self.db, self.publisher, self.settings.max_upload_bytes, self.settings.max_pixels)
 
     def close(self) -> None:
-        self.publisher.flush(5)
+        self.publisher.close()
         self.index.close()
         self.db.close()
 

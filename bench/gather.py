@@ -16,7 +16,7 @@ from pathlib import Path
 from connectors import kafka
 from connectors.ingest import Ingestor
 from connectors.objectstore import open_store
-from connectors.postgres import Database
+from connectors.postgres import open_database
 from connectors.unsplash.job import GatherJob
 from core.settings import Settings
 from tests.support.dataset import ImageServer, write_dataset
@@ -25,14 +25,13 @@ from viewfinder.stack import Stack
 
 def run(settings: Settings, server: ImageServer, tag: str, photos: int, concurrency: int, workdir: Path) -> float:
     folder = write_dataset(workdir / tag, [(f"{tag}{n:05d}", server.url("ok", n)) for n in range(photos)])
-    db = Database(settings.database_url)
-    ingestor = Ingestor(
-        open_store(settings), db, kafka.EventPublisher(settings.broker), settings.max_upload_bytes, settings.max_pixels
-    )
+    db, publisher = open_database(settings), kafka.open_publisher(settings)
+    ingestor = Ingestor(open_store(settings), db, publisher, settings.max_upload_bytes, settings.max_pixels)
     job = GatherJob(db, ingestor, workdir, str(folder), concurrency=concurrency)
     started = time.perf_counter()
     progress = asyncio.run(job.run())
     elapsed = time.perf_counter() - started
+    publisher.close()
     db.close()
     assert progress.phase == "done" and progress.stored == photos, progress.snapshot()
     return photos / elapsed

@@ -1,7 +1,7 @@
 """Recommendation latency: p50/p99 of a filtered recommendation over synthetic images, several
 ways in the same run, at each collection size:
 
-1. in-process: `api.recommender.recommend` on an `EdgeIndex` (qdrant-edge) in this process, one
+1. in-process: `query.recommendation.recommender.recommend` on an `EdgeIndex` (qdrant-edge) in this process, one
    caller, no HTTP;
 2. numpy: the same `recommend` on a brute-force index over an in-memory matrix of the same points
    (`query.recommendation.replica.PaletteReplica`, what the gateway keeps in memory);

@@ -88,7 +88,8 @@ def median_ms(fn, items) -> float:
 
 
 def stage_costs(data: list[bytes], detector, embedder, batch: int) -> dict[str, float]:
-    from streams.enrich import colors, exif, images
+    from core import exif, images
+    from streams.enrich import colors
 
     detect_side = round(detector.size * 1333 / 800)
     decoded = [images.decode_rgb(d, detect_side) for d in data]
@@ -119,7 +120,7 @@ def stage_costs(data: list[bytes], detector, embedder, batch: int) -> dict[str, 
 
 
 def detection_alone_rate(data: list[bytes], detector) -> float:
-    from streams.enrich import images
+    from core import images
 
     side = round(detector.size * 1333 / 800)
     started = time.perf_counter()

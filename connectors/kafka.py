@@ -67,6 +67,13 @@ class EventPublisher:
         if remaining:
             raise KafkaException(f"{remaining} events not delivered within {timeout}s")
 
+    def close(self, timeout: float = 5) -> None:
+        """Flush what is pending, then close: a producer left open keeps calling a broker that may be gone."""
+        try:
+            self.producer.flush(timeout)
+        finally:
+            self.producer.close()
+
     @staticmethod
     def _delivered(err, msg) -> None:
         if err is not None:

@@ -45,12 +45,11 @@ def prepare(settings: Settings) -> None:
 
 def redrive(settings: Settings) -> int:
     """Re-publish arrivals of images whose enrichment never finished (see Ingestor.redrive)."""
-    db = open_database(settings, maxconn=1)
+    db, publisher = open_database(settings, maxconn=1), kafka.open_publisher(settings)
     try:
-        return Ingestor(
-            None, db, kafka.open_publisher(settings), settings.max_upload_bytes, settings.max_pixels
-        ).redrive()
+        return Ingestor(None, db, publisher, settings.max_upload_bytes, settings.max_pixels).redrive()
     finally:
+        publisher.close()
         db.close()
 
 

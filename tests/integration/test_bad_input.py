@@ -106,7 +106,7 @@ def test_the_worker_dead_letters_what_slips_past_the_door(gateway, stack, db):
         db.images.record_arrival(event)
         publisher.publish(ARRIVED.name, iid, event)
         ids[name] = iid
-    publisher.flush()
+    publisher.close()
     after = gateway.post(
         "/gather/uploads",
         files=[("files", ("after.jpg", jpeg(Photo("a", (5, 5, 250), (0, 0, 0), (140, 100))), "image/jpeg"))],
@@ -133,7 +133,7 @@ def test_dead_letters_are_listed_and_retried_from_the_command_line(gateway, stac
     db.images.record_arrival(event)
     publisher = kafka.EventPublisher(stack.broker)
     publisher.publish(ARRIVED.name, iid, event)
-    publisher.flush()
+    publisher.close()
     poll(lambda: gateway.get(f"/images/{iid}").json()["status"] == "failed", 60, what="the lost image to fail")
 
     def cli(*args):
