@@ -56,6 +56,13 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
+def _quiet_transformers() -> None:
+    # Logs are structured and quiet: no progress bars of weights loading into them.
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
 def load_with_deadline(
     what: str, model: str | os.PathLike | None, revision: str | None, build: Callable[[str, dict], T], timeout: float
 ) -> T:
@@ -67,6 +74,7 @@ def load_with_deadline(
 
     def load() -> None:
         try:
+            _quiet_transformers()
             box["model"] = build(source, kwargs)
         except BaseException as exc:  # every failure becomes ModelUnavailable below
             box["error"] = exc

@@ -1,10 +1,14 @@
 """In-process agent tests: the worker's real agents run in Faust's test context, reading and
-writing in-memory channels instead of Kafka topics, against the real stores of the session's
-stack (or a PostgreSQL of the test's own)."""
+writing in-memory channels instead of Kafka topics, against real stores of their own (started
+like the embedded stack's, without its processes), so that what they store never shows in the
+session stack's collection."""
 
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
+from pathlib import Path
 
 import faust
 import pytest
@@ -12,6 +16,8 @@ import pytest
 from schemas.pipeline import TOPICS
 from streams import stages
 from streams.resources import Resources
+from tests.support import stack_settings
+from viewfinder.stack import Stack
 
 
 class Worker:
@@ -51,8 +57,25 @@ def run(coroutine):
     return asyncio.run(asyncio.wait_for(coroutine, 300))
 
 
+@pytest.fixture(scope="session")
+def stores(tiny_detr, tiny_clip):
+    """PostgreSQL, S3 and the vector index for the agent tests (the broker too: `prepare` makes topics)."""
+    data_dir = Path(tempfile.mkdtemp(prefix="viewfinder-agents-"))
+    data_dir.chmod(0o755)
+    stack = Stack(
+        stack_settings(
+            data_dir, detr_model=str(tiny_detr), detr_threshold=0.0, detr_size=128, clip_model=str(tiny_clip)
+        )
+    )
+    try:
+        yield stack.start(with_app=False)
+    finally:
+        stack.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
 @pytest.fixture
-def worker(stack):
-    w = Worker(stack)
+def worker(stores):
+    w = Worker(stores)
     yield w
     w.close()

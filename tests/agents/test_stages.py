@@ -1,5 +1,5 @@
 """Each stage's agent in Faust's test context: what it sends on, what it dead-letters, what it
-stores; the real S3, PostgreSQL and vector index of the session's stack."""
+stores; real S3, PostgreSQL and a vector index of their own."""
 
 from __future__ import annotations
 
@@ -17,26 +17,29 @@ from tests.support.photos import Photo, jpeg
 
 def arrival(worker, data: bytes, name: str) -> ImageArrived:
     """An image stored and recorded as the ingestor would, never published: only the test feeds it."""
-    event = support.arrival(data, name, iid=uuid.uuid4().hex)  # fresh per run: the stack's PostgreSQL outlives a test
+    event = support.arrival(data, name, iid=uuid.uuid4().hex)  # fresh: tests share the stores
     worker.resources.store.put(event.object_key, data, "image/jpeg")
     worker.resources.db.images.record_arrival(event)
     return event
 
 
-def test_exif_stage_sends_the_fields_on_and_records_progress(worker, db):
+def test_exif_stage_sends_the_fields_on_and_records_progress(worker):
     photo = Photo("agent-exif.jpg", (200, 30, 30), (0, 0, 0), (240, 160), make="Nikon", gps=(48.8566, 2.3522, 35.0))
     event = arrival(worker, jpeg(photo), photo.name)
 
     async def go():
         async with worker.agents["exif"].test_context() as agent:
             await agent.put(key=event.id, value=event)
-            return await worker.take(EXIF.name)
+            sent = await worker.take(EXIF.name)
+            # Progress is recorded after the send, by the agent: wait for it before stopping the agent.
+            stage = lambda: worker.resources.db.images.get(event.id)["stage"] == 1
+            await asyncio.to_thread(poll, stage, 30, 0.1, "progress past the first stage, exif")
+            return sent
 
     key, out = run(go())
     assert key == event.id
     assert (out.width, out.height, out.orientation) == (240, 160, "landscape")
     assert out.exif["Make"] == "Nikon" and out.country == "France"
-    poll(lambda: db.images.get(event.id)["stage"] == 1, 10, what="progress past the first stage, exif")
 
 
 def test_colors_stage_dead_letters_a_truncated_image_and_sends_nothing(worker):
@@ -65,8 +68,8 @@ def test_colors_stage_dead_letters_a_truncated_image_and_sends_nothing(worker):
     assert nothing_sent
 
 
-def test_detect_stage_without_weights_marks_tags_unavailable(stack, tmp_path):
-    worker = Worker(stack.replace(detr_model=str(tmp_path / "no-such-model")))
+def test_detect_stage_without_weights_marks_tags_unavailable(stores, tmp_path):
+    worker = Worker(stores.replace(detr_model=str(tmp_path / "no-such-model")))
     try:
         data = jpeg(Photo("agent-nodetr.jpg", (20, 20, 200), (0, 0, 0), (120, 80)))
         event = arrival(worker, data, "agent-nodetr.jpg")
@@ -83,7 +86,7 @@ def test_detect_stage_without_weights_marks_tags_unavailable(stack, tmp_path):
         worker.close()
 
 
-def test_sink_stores_vectors_then_metadata_and_a_replay_changes_nothing(worker, db, stack):
+def test_sink_stores_vectors_then_metadata_and_a_replay_changes_nothing(worker, stores):
     def enriched_event(name: str, rgb: tuple[int, int, int]) -> ImageEnriched:
         event = arrival(worker, jpeg(Photo(name, rgb, (0, 0, 0), (64, 48))), name)
         return ImageEnriched(
@@ -103,11 +106,11 @@ def test_sink_stores_vectors_then_metadata_and_a_replay_changes_nothing(worker, 
         )
 
     first, sentinel = enriched_event("agent-sink.jpg", (30, 200, 30)), enriched_event("agent-sink-2.jpg", (9, 9, 9))
-    index = open_index(stack)
+    index = open_index(stores)
 
     def stored(iid):
         return poll(
-            lambda: (lambda r: r if r["status"] == "enriched" else None)(db.images.get(iid)),
+            lambda: (lambda r: r if r["status"] == "enriched" else None)(worker.resources.db.images.get(iid)),
             30,
             what=f"the sink to store {iid}",
         )
@@ -124,7 +127,7 @@ def test_sink_stores_vectors_then_metadata_and_a_replay_changes_nothing(worker, 
     try:
         before, nothing_sent = run(go())
         assert before["tags"]["dog"]["count"] == 1 and before["make"] == "Canon"
-        assert db.images.get(first.id) == before  # enriched_at, tags, colours: all as they were
+        assert worker.resources.db.images.get(first.id) == before  # enriched_at, tags, colours: all as they were
         assert index.vectors([first.id], "palette")[first.id][0] > 0.99
         assert nothing_sent  # no dead letter: both stored
     finally:

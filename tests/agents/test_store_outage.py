@@ -42,9 +42,9 @@ def own_postgres():
     shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def test_dead_letters_and_likes_survive_postgres_being_down(stack, own_postgres, caplog):
+def test_dead_letters_and_likes_survive_postgres_being_down(stores, own_postgres, caplog):
     data_dir, port, dsn, box = own_postgres
-    worker = Worker(stack.replace(database_url=dsn))
+    worker = Worker(stores.replace(database_url=dsn))
     now = datetime.now(UTC).isoformat()
     letters = [
         DeadLetter(image_id=uuid.uuid4().hex, stage="colors", reason=f"outage {n}", event={}, failed_at=now)

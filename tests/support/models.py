@@ -6,8 +6,11 @@ import pathlib
 
 import torch
 from transformers import DetrConfig, DetrForObjectDetection, DetrImageProcessorPil, ResNetConfig
+from transformers.utils import logging as hf_logging
 
 from core.labels import COCO_LABELS
+
+hf_logging.disable_progress_bar()  # no "Writing model shards" bars in the test output
 
 
 def build_tiny_detr(folder: pathlib.Path) -> pathlib.Path:
