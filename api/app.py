@@ -36,12 +36,16 @@ def _health(names):
 
 
 def create_app(settings: Settings, services: Services | None = None) -> web.Application:
-    """``services``: already opened clients (tests); by default they are opened at start-up."""
+    """``services``: clients opened by the caller (tests), which the app neither closes nor loads
+    models into; by default they are opened at start-up, with the models loading behind."""
     app = web.Application(middlewares=[errors], client_max_size=settings.max_upload_bytes + (1 << 20))
 
     async def open_services(app):
-        app[SERVICES] = services or await asyncio.to_thread(Services.open, settings)
-        app[SERVICES].start_loading_models()
+        if services is None:
+            app[SERVICES] = await asyncio.to_thread(Services.open, settings)
+            app[SERVICES].start_loading_models()
+        else:
+            app[SERVICES] = services
         s = app[SERVICES]
         app[DATASET_RUN] = DatasetRun(
             s.db, s.ingestor, settings.data_dir / "datasets", on_metadata=s.refresh_vocabulary

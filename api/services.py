@@ -49,22 +49,23 @@ class Services:
         )
 
     def start_loading_models(self) -> None:
-        """Models load in the background; the first query that needs one waits for it."""
-        from inference.clip import load_embedder
-        from inference.semantics import load_resolver
-
+        """Models load in the background, imports included (torch takes seconds the gateway
+        would otherwise not answer in); the first query that needs one waits for it."""
         s = self.settings
-        self._resolver = self._load(
-            "tag semantics",
-            "tags match only exactly",
-            lambda: load_resolver(s.text_model or None, s.tag_threshold, s.model_load_timeout),
-        )
+
+        def resolver():
+            from inference.semantics import load_resolver
+
+            return load_resolver(s.text_model or None, s.tag_threshold, s.model_load_timeout)
+
+        def embedder():
+            from inference.clip import load_embedder
+
+            return load_embedder(s.clip_model, s.clip_revision or None, s.model_load_timeout)
+
+        self._resolver = self._load("tag semantics", "tags match only exactly", resolver)
         self._resolver.add_done_callback(lambda _: asyncio.ensure_future(self.refresh_vocabulary()))
-        self._embedder = self._load(
-            "text search by CLIP",
-            "search uses tags and descriptions only",
-            lambda: load_embedder(s.clip_model, s.clip_revision or None, s.model_load_timeout),
-        )
+        self._embedder = self._load("text search by CLIP", "search uses tags and descriptions only", embedder)
 
     @staticmethod
     def _load(what: str, consequence: str, load) -> asyncio.Future:
