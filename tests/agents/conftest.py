@@ -1,7 +1,7 @@
 """In-process agent tests: the worker's real agents run in Faust's test context, reading and
-writing in-memory channels instead of Kafka topics, against real stores of their own (started
-like the embedded stack's, without its processes), so that what they store never shows in the
-session stack's collection."""
+writing in-memory channels instead of Kafka topics, against real stores of their own (a
+database, a bucket and an index beside the session stack's), so that what they store never
+shows in the session stack's collection."""
 
 from __future__ import annotations
 
@@ -11,13 +11,15 @@ import tempfile
 from pathlib import Path
 
 import faust
+import psycopg2
 import pytest
 
 from schemas.pipeline import TOPICS
+from schemas.vectors import collection_vectors
 from streams import stages
 from streams.resources import Resources
-from tests.support import stack_settings
-from viewfinder.stack import Stack
+from viewfinder.embedded import index
+from viewfinder.stack import prepare
 
 
 class Worker:
@@ -58,19 +60,28 @@ def run(coroutine):
 
 
 @pytest.fixture(scope="session")
-def stores(tiny_detr, tiny_clip):
-    """PostgreSQL, S3 and the vector index for the agent tests (the broker too: `prepare` makes topics)."""
+def stores(stack):
+    """A database, a bucket and a vector index of the agent tests' own, on the session stack's
+    servers (an index service of their own: the embedded one serves one collection)."""
+    admin = psycopg2.connect(stack.database_url)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = 'viewfinder_agents'")
+        if cur.fetchone() is None:
+            cur.execute("CREATE DATABASE viewfinder_agents")
+    admin.close()
     data_dir = Path(tempfile.mkdtemp(prefix="viewfinder-agents-"))
-    data_dir.chmod(0o755)
-    stack = Stack(
-        stack_settings(
-            data_dir, detr_model=str(tiny_detr), detr_threshold=0.0, detr_size=128, clip_model=str(tiny_clip)
-        )
+    proc, index_url = index.start(data_dir, collection_vectors(stack.clip_dim))
+    settings = stack.replace(
+        database_url=stack.database_url.rsplit("/", 1)[0] + "/viewfinder_agents",
+        s3_bucket="viewfinder-agents",
+        index_url=index_url,
     )
     try:
-        yield stack.start(with_app=False)
+        prepare(settings)  # migrations, bucket, collection
+        yield settings
     finally:
-        stack.stop()
+        proc.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
