@@ -88,10 +88,42 @@ class Settings:
     detect_batch_wait: float = field(default=0.2, metadata={"doc": "seconds the detection agent waits to fill a batch"})
     model_load_timeout: float = field(default=120.0, metadata={"doc": "seconds before a model load is given up"})
 
+    auth: str = field(
+        default="writes",
+        metadata={"doc": "who needs an API key: `writes` (reads open, writes and admin need one) or `all`"},
+    )
+    api_key: str = field(
+        default="", metadata={"doc": "the key the command line sends; empty: <data dir>/admin.key", "secret": True}
+    )
+    secret: str = field(
+        default="",
+        metadata={
+            "doc": "the server's secret that keys the hashes of API keys and sessions; empty: <data dir>/secret",
+            "secret": True,
+        },
+    )
+    session_hours: float = field(default=12.0, metadata={"doc": "how long a web sign-in lasts"})
+    dataset_dirs: str = field(
+        default="", metadata={"doc": "folders datasets may be read from, comma-separated; empty: <data dir>/datasets"}
+    )
+    dataset_hosts: str = field(
+        default="unsplash.com,unsplash-datasets.s3.amazonaws.com",
+        metadata={"doc": "hosts dataset zips may be fetched from (https only; host or host:port), comma-separated"},
+    )
+    image_hosts: str = field(
+        default="images.unsplash.com",
+        metadata={"doc": "hosts a dataset's photos may be downloaded from (https only), comma-separated"},
+    )
+    max_json_bytes: int = field(default=64 * 1024, metadata={"doc": "largest accepted JSON request body"})
+
     max_upload_bytes: int = field(default=50 * 1024 * 1024, metadata={"doc": "largest accepted image file"})
     max_pixels: int = field(default=100_000_000, metadata={"doc": "largest accepted image area (decompression bombs)"})
 
     log_level: str = field(default="WARNING", metadata={"doc": "log level of every process"})
+
+    def __post_init__(self):
+        if self.auth not in ("writes", "all"):
+            raise ValueError(f"VIEWFINDER_AUTH must be `writes` or `all`, got {self.auth!r}")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
