@@ -7,11 +7,15 @@ import asyncio
 
 from aiohttp import web
 
+from connectors.credentials import server_secret
 from connectors.unsplash.job import DatasetRun
+from connectors.unsplash.sources import Sources
 from core.settings import Settings
 
-from . import gather, query, ui, users, visualize
-from .http import errors, json_response
+from . import auth, http, ui
+from .auth import ACCESS, AUTH
+from .http import json_response
+from .routes import ROUTES
 from .services import DATASET_RUN, SERVICES, Services
 
 # Which dependencies each of the original's services needs to be healthy.
@@ -27,10 +31,10 @@ def _health(names):
     async def handler(request):
         checks = await request.app[SERVICES].check(names)
         failing = [n for n, c in checks.items() if not c["ok"]]
-        return json_response(
-            {"status": "failing" if failing else "ok", "failing": failing, "checks": checks},
-            status=503 if failing else 200,
-        )
+        body = {"status": "failing" if failing else "ok", "failing": failing, "checks": checks}
+        if failing:  # a 503 is an error like every other: {"error"}
+            body["error"] = f"failing: {', '.join(failing)}"
+        return json_response(body, status=503 if failing else 200)
 
     return handler
 
@@ -38,7 +42,9 @@ def _health(names):
 def create_app(settings: Settings, services: Services | None = None) -> web.Application:
     """``services``: clients opened by the caller (tests), which the app neither closes nor loads
     models into; by default they are opened at start-up, with the models loading behind."""
-    app = web.Application(middlewares=[errors], client_max_size=settings.max_upload_bytes + (1 << 20))
+    app = web.Application(
+        middlewares=[http.errors, auth.middleware(settings)], client_max_size=settings.max_upload_bytes + (1 << 20)
+    )
 
     async def open_services(app):
         if services is None:
@@ -47,8 +53,13 @@ def create_app(settings: Settings, services: Services | None = None) -> web.Appl
         else:
             app[SERVICES] = services
         s = app[SERVICES]
+        app[AUTH] = auth.Authenticator(s.db, await asyncio.to_thread(server_secret, settings), settings)
         app[DATASET_RUN] = DatasetRun(
-            s.db, s.ingestor, settings.data_dir / "datasets", on_metadata=s.refresh_vocabulary
+            s.db,
+            s.ingestor,
+            settings.data_dir / "datasets",
+            on_metadata=s.refresh_vocabulary,
+            sources=Sources.from_settings(settings),
         )
         yield
         await app[DATASET_RUN].cancel()  # a re-run resumes where this one stopped
@@ -56,27 +67,16 @@ def create_app(settings: Settings, services: Services | None = None) -> web.Appl
             await asyncio.to_thread(app[SERVICES].close)
 
     app.cleanup_ctx.append(open_services)
+    app.on_response_prepare.append(http.security_headers)
+    app[http.MAX_JSON_BYTES] = settings.max_json_bytes
     r = app.router
-    r.add_get("/api/v1/health", _health(sorted({n for names in HEALTH.values() for n in names})))
-    for service, names in HEALTH.items():
-        r.add_get(f"/{service}/api/v1/health", _health(names))
-    r.add_post("/gather/uploads", gather.uploads)
-    r.add_route("GET", "/gather/download", gather.download)
-    r.add_route("POST", "/gather/download", gather.download)
-    r.add_get("/gather/status", gather.status)
-    r.add_get("/gather/deadletters", gather.dead_letters)
-    r.add_post("/gather/deadletters/retry", gather.retry_dead_letters)
-    r.add_get("/images/{id}", query.image)
-    r.add_get("/cdn/show/{id}", query.show)
-    r.add_post("/recommend/recommend", query.recommend)
-    r.add_get("/recommend/similar/{id}", query.similar)
-    r.add_get("/recommend/evaluate", query.evaluate)
-    r.add_get("/recommend/search", query.search)
-    r.add_post("/recommend/feedback", users.feedback)
-    r.add_put("/recommend/users/{name}", users.save_user)
-    r.add_get("/recommend/users/{name}", users.get_user)
-    r.add_get("/visualize/graph/{name:.+}", visualize.graph)
-    ui.add_routes(app, settings, HEALTH)  # the web interface: GET /, /ui/…
+    health = {"/api/v1/health": sorted({n for names in HEALTH.values() for n in names})}
+    health.update((f"/{service}/api/v1/health", names) for service, names in HEALTH.items())
+    access = {r.add_get(path, _health(names)): "public" for path, names in health.items()}
+    for route in ROUTES:
+        access[r.add_route(route.method, route.path, route.handler)] = route.access
+    ui.add_routes(app, settings, HEALTH)  # the web interface: GET /, /ui/…, all public
+    app[ACCESS] = access
     return app
 
 

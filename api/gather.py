@@ -8,6 +8,7 @@ import asyncio
 from aiohttp import BodyPartReader, web
 
 from connectors.unsplash.job import RunInProgress
+from connectors.unsplash.sources import SourceRefused
 from core.ids import is_image_id
 from core.images import BadImage
 from schemas.pipeline import STAGE_NAMES
@@ -22,11 +23,14 @@ async def uploads(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     if not request.content_type.startswith("multipart/"):
         raise web.HTTPBadRequest(text="send multipart/form-data with one or more `files` fields")
-    reader = await request.multipart()
+    try:
+        reader = await request.multipart()
+    except (ValueError, AssertionError) as exc:  # no boundary, or one aiohttp cannot use
+        raise web.HTTPBadRequest(text=f"malformed multipart body: {exc}") from None
     accepted: list[dict] = []
     rejected: list[dict] = []
     limit = services.settings.max_upload_bytes
-    while (part := await reader.next()) is not None:
+    while (part := await _next_part(reader)) is not None:
         if not isinstance(part, BodyPartReader):  # a nested multipart is no file
             await part.release()
             continue
@@ -37,6 +41,10 @@ async def uploads(request: web.Request) -> web.Response:
             raise web.HTTPRequestEntityTooLarge(
                 max_size=MAX_FILES, actual_size=MAX_FILES + 1, text=f"at most {MAX_FILES} files per request"
             )
+        if "\x00" in (part.filename or ""):  # PostgreSQL text cannot hold NUL
+            await part.release()
+            rejected.append({"filename": part.filename, "reason": "a file name may not contain NUL characters"})
+            continue
         data = bytearray()
         while chunk := await part.read_chunk(1 << 20):
             data.extend(chunk)
@@ -56,8 +64,17 @@ async def uploads(request: web.Request) -> web.Response:
         await asyncio.to_thread(services.publisher.flush)
     if not accepted and not rejected:
         raise web.HTTPBadRequest(text="no `files` field in the upload")
-    body = {"ids": [a["id"] for a in accepted], "images": accepted, "rejected": rejected}
+    body: dict[str, object] = {"ids": [a["id"] for a in accepted], "images": accepted, "rejected": rejected}
+    if not accepted:  # an error like every other: {"error"}, with the reasons per file beside it
+        body["error"] = f"every file was refused ({len(rejected)}); `rejected` says why"
     return json_response(body, status=202 if accepted else 422)
+
+
+async def _next_part(reader):
+    try:
+        return await reader.next()
+    except (ValueError, AssertionError) as exc:  # a part that breaks the multipart format
+        raise web.HTTPBadRequest(text=f"malformed multipart body: {exc}") from None
 
 
 async def download(request: web.Request) -> web.Response:
@@ -76,6 +93,8 @@ async def download(request: web.Request) -> web.Response:
             width=int_param(params, "width", 1080, 16, 8000),
             concurrency=int_param(params, "concurrency", 16, 1, 256),
         )
+    except SourceRefused as exc:  # a folder outside the allowed dirs, a URL off the allow-list
+        raise web.HTTPBadRequest(text=str(exc)) from None
     except RunInProgress as exc:
         return json_response({"error": str(exc), "gather": exc.progress}, status=409)
     return json_response({"gather": started}, status=202)

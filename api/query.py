@@ -6,11 +6,14 @@ import asyncio
 
 from aiohttp import web
 
+from core.ids import is_image_id
 from core.images import THUMB_SIDE, decode_rgb, jpeg_thumbnail, thumbnail_key
 from query.recommendation import evaluation, ranking, service
 
 from .http import image_id_param, int_param, json_body, json_response
 from .services import SERVICES
+
+NAMESAKES_LISTED = 10  # ids listed when several images have the file name asked for
 
 
 async def image(request: web.Request) -> web.Response:
@@ -46,13 +49,26 @@ async def image(request: web.Request) -> web.Response:
 
 
 async def show(request: web.Request) -> web.StreamResponse:
+    """GET /cdn/show/<id>, or /cdn/show/<file name> as the original client asks: the image stored
+    under that name when exactly one is (by id it is immutable, by name it may come to be another)."""
     services = request.app[SERVICES]
-    iid = image_id_param(request)
+    segment = request.match_info["id"]
+    by_name = not is_image_id(segment.lower())
     size = request.query.get("size", "original")
     if size not in ("original", "thumb"):
         raise web.HTTPBadRequest(text="size must be `thumb` or `original`")
+    if by_name:
+        ids = await asyncio.to_thread(services.db.images.ids_by_filename, segment, NAMESAKES_LISTED + 1)
+        if len(ids) != 1:
+            return _not_one_image(segment, ids)
+        iid = ids[0]
+    else:
+        iid = segment.lower()
     etag = f'"{iid}"' if size == "original" else f'"{iid}-thumb"'
     headers = {"ETag": etag, "Cache-Control": "public, max-age=31536000, immutable"}
+    if by_name:  # revalidate: a second image of that name would make it ambiguous
+        headers["Cache-Control"] = "no-cache"
+        headers["Content-Location"] = f"/cdn/show/{iid}" + ("?size=thumb" if size == "thumb" else "")
     if etag in request.headers.get("If-None-Match", ""):
         return web.Response(status=304, headers=headers)
     row = await asyncio.to_thread(services.db.images.stored_object, iid)
@@ -74,6 +90,21 @@ async def show(request: web.Request) -> web.StreamResponse:
             raise web.HTTPUnprocessableEntity(text=f"cannot make a thumbnail: {exc}") from None
         await asyncio.to_thread(services.store.put, key, body, "image/jpeg")
     return web.Response(body=body, content_type="image/jpeg", headers=headers)
+
+
+def _not_one_image(name: str, ids: list[str]) -> web.Response:
+    """404 for a file name no image has, or several have (listing them, to be asked for by id)."""
+    if not ids:
+        return json_response({"error": f"no image with the id or file name {name!r}"}, status=404)
+    count = f"more than {NAMESAKES_LISTED}" if len(ids) > NAMESAKES_LISTED else str(len(ids))
+    listed = ids[:NAMESAKES_LISTED]
+    return json_response(
+        {
+            "error": f"ambiguous file name: {count} images are named {name!r}; ask for one by id, /cdn/show/<id>",
+            "ids": listed,
+        },
+        status=404,
+    )
 
 
 async def recommend(request: web.Request) -> web.Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -25,6 +26,7 @@ from query.recommendation.replica import open_query_index
 
 log = logging.getLogger("viewfinder.api")
 KEYWORD_VOCABULARY = 5000
+_LOADING = threading.Lock()
 
 
 @dataclass
@@ -70,10 +72,14 @@ class Services:
     @staticmethod
     def _load(what: str, consequence: str, load) -> asyncio.Future:
         def guarded():
-            try:
-                return load()
-            except ModelUnavailable as exc:
-                log.error("%s unavailable, %s: %s", what, consequence, exc)
+            # One load at a time: transformers' lazy modules break when two threads import them at once.
+            with _LOADING:
+                try:
+                    return load()
+                except ModelUnavailable as exc:
+                    log.error("%s unavailable, %s: %s", what, consequence, exc)
+                except Exception as exc:  # an import that fails must not leave every later query a 500
+                    log.exception("%s unavailable, %s: %s", what, consequence, exc)
                 return None
 
         return asyncio.ensure_future(asyncio.to_thread(guarded))
@@ -103,6 +109,13 @@ class Services:
                     self._word_embeddings[which] = cached_embedder(embed(future.result()))
                 return self._word_embeddings[which]
         return None
+
+    def reset_caches(self) -> list[str]:
+        """Drop what the gateway keeps of graph data (the dendrogram's word vectors, per text
+        model), so the next graph computes it afresh; the names of the caches dropped."""
+        dropped = sorted(self._word_embeddings)
+        self._word_embeddings.clear()
+        return dropped
 
     async def refresh_vocabulary(self) -> None:
         """Let free-text tags resolve to the dataset's own keywords as well as the detector's labels."""

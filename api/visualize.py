@@ -1,8 +1,10 @@
-"""GET /visualize/graph/<name>: the data behind each graph as JSON (see query.analytics.graphs)."""
+"""GET /visualize/graph/<name>: the data behind each graph as JSON (see query.analytics.graphs);
+GET /visualize/api/v1/reset: the original's way to drop cached graph data."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 
 from aiohttp import web
 
@@ -17,6 +19,8 @@ async def graph(request: web.Request) -> web.Response:
     name = request.match_info["name"].strip("/")
     try:
         filters = graphs.Filters.from_query(request.query)
+        if filters.until == date.max:  # the filter needs the day after, which no date holds
+            raise ValueError(f"until must be before {date.max.isoformat()}")
         graphs.parse_name(name)  # unknown names and bad path parameters answer before any SQL runs
     except graphs.UnknownGraph as exc:
         return json_response({"error": str(exc), "graphs": list(graphs.NAMES)}, status=404)
@@ -30,3 +34,11 @@ async def graph(request: web.Request) -> web.Response:
     except graphs.GraphParameterError as exc:
         raise web.HTTPBadRequest(text=str(exc)) from None
     return json_response({"graph": name, "filters": filters.to_query(), **body})
+
+
+async def reset(request: web.Request) -> web.Response:
+    """GET /visualize/api/v1/reset, as the original client calls it: drops the graph data the
+    gateway keeps (every graph's numbers are queried afresh anyway; what is kept is the tag
+    dendrogram's word vectors). Changes no stored data."""
+    dropped = request.app[SERVICES].reset_caches()
+    return json_response({"reset": True, "dropped": dropped})

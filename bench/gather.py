@@ -18,6 +18,7 @@ from connectors.ingest import Ingestor
 from connectors.objectstore import open_store
 from connectors.postgres import open_database
 from connectors.unsplash.job import GatherJob
+from connectors.unsplash.sources import Sources
 from core.settings import Settings
 from tests.support.dataset import ImageServer, write_dataset
 from viewfinder.stack import Stack
@@ -27,7 +28,9 @@ def run(settings: Settings, server: ImageServer, tag: str, photos: int, concurre
     folder = write_dataset(workdir / tag, [(f"{tag}{n:05d}", server.url("ok", n)) for n in range(photos)])
     db, publisher = open_database(settings), kafka.open_publisher(settings)
     ingestor = Ingestor(open_store(settings), db, publisher, settings.max_upload_bytes, settings.max_pixels)
-    job = GatherJob(db, ingestor, workdir, str(folder), concurrency=concurrency)
+    # Datasets from the bench's own folder, photos from its image server on 127.0.0.1 only.
+    sources = Sources.from_settings(settings.replace(dataset_dirs=str(workdir), image_hosts=server.address))
+    job = GatherJob(db, ingestor, workdir, str(folder), concurrency=concurrency, sources=sources)
     started = time.perf_counter()
     progress = asyncio.run(job.run())
     elapsed = time.perf_counter() - started

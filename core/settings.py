@@ -103,6 +103,9 @@ class Settings:
         },
     )
     session_hours: float = field(default=12.0, metadata={"doc": "how long a web sign-in lasts"})
+    auth_failures_per_minute: int = field(
+        default=10, metadata={"doc": "failed authentications a client address may make a minute before 429"}
+    )
     dataset_dirs: str = field(
         default="", metadata={"doc": "folders datasets may be read from, comma-separated; empty: <data dir>/datasets"}
     )

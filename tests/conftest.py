@@ -14,6 +14,7 @@ import pytest
 from connectors.postgres import Database
 from core.settings import Settings
 from tests.support import ARTIFACTS, stack_settings
+from tests.support.dataset import ImageServer
 from tests.support.models import build_tiny_clip, build_tiny_detr
 from viewfinder.stack import Stack
 
@@ -41,11 +42,24 @@ def tiny_clip(data_dir) -> Path:
 
 
 @pytest.fixture(scope="session")
-def running_stack(data_dir, tiny_detr, tiny_clip):
+def image_server():
+    """The tests' dataset and photo server on 127.0.0.1, started before the stack, which lists it
+    in VIEWFINDER_DATASET_HOSTS and VIEWFINDER_IMAGE_HOSTS (nothing else may be fetched)."""
+    with ImageServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def running_stack(data_dir, tiny_detr, tiny_clip, image_server):
     # Threshold 0: a tiny random DETR never reaches the production threshold.
     stack = Stack(
         stack_settings(
-            data_dir, detr_model=str(tiny_detr), detr_threshold=0.0, detr_size=128, clip_model=str(tiny_clip)
+            data_dir,
+            detr_model=str(tiny_detr),
+            detr_threshold=0.0,
+            detr_size=128,
+            clip_model=str(tiny_clip),
+            **image_server.listed(),
         )
     )
     stack.start()
@@ -66,6 +80,20 @@ def db(stack):
 
 
 @pytest.fixture(scope="session")
-def gateway(stack):
+def admin_key(running_stack) -> str:
+    """The key the embedded stack made for user `admin` (read, write, admin)."""
+    return running_stack.admin_key
+
+
+@pytest.fixture(scope="session")
+def gateway(stack, admin_key):
+    """The gateway, as an admin would reach it: every request carries the admin key."""
+    with httpx.Client(base_url=stack.gateway_url, headers={"Authorization": f"Bearer {admin_key}"}, timeout=60) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def anonymous(stack):
+    """The gateway as anyone reaches it: no key."""
     with httpx.Client(base_url=stack.gateway_url, timeout=60) as client:
         yield client

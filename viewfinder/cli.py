@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from connectors.credentials import admin_key_file, client_key
 from connectors.postgres.images import STATUSES
 from core.settings import Settings
 from schemas.pipeline import STAGE_NAMES, describe
@@ -37,7 +38,7 @@ def cmd_up(args, settings: Settings) -> int:
         s = stack.start()
         if args.samples:
             files = sample_images()
-            result = upload(s.gateway_url, files)
+            result = upload(s.gateway_url, files, stack.admin_key)
             print(f"uploaded {len(result['ids'])} sample image(s): {', '.join(f.name for f in files)}")
         print(
             f"""
@@ -50,6 +51,11 @@ Viewfinder is up.
   recommend      curl -X POST {s.gateway_url}/recommend/recommend -d '{{"color": "#ff0000"}}'
   upload         viewfinder upload FILES…   (VIEWFINDER_PORT={s.port})
   logs           {s.data_dir / "logs"}
+
+Sign in to the web interface (one-time link, valid 15 minutes):
+  {stack.sign_in_link()}
+The admin key is in {admin_key_file(s)}; more keys, for other people:
+  viewfinder keys create --user NAME --scopes read,write
 Press Ctrl-C to stop.""",
             flush=True,
         )
@@ -114,14 +120,18 @@ def cmd_redrive(args, settings: Settings) -> int:
     return 0
 
 
-def upload(gateway: str, files: list[Path]) -> dict:
+def _auth(key: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
+def upload(gateway: str, files: list[Path], key: str | None) -> dict:
     import httpx
 
     handles = [
         ("files", (f.name, f.read_bytes(), mimetypes.guess_type(f.name)[0] or "application/octet-stream"))
         for f in files
     ]
-    response = httpx.post(f"{gateway}/gather/uploads", files=handles, timeout=120)
+    response = httpx.post(f"{gateway}/gather/uploads", files=handles, headers=_auth(key), timeout=120)
     if response.status_code not in (202, 422):
         raise SystemExit(f"upload failed: HTTP {response.status_code}: {response.text}")
     return response.json()
@@ -132,7 +142,7 @@ def cmd_upload(args, settings: Settings) -> int:
     if missing:
         print(f"error: not a file: {', '.join(map(str, missing))}", file=sys.stderr)
         return 2
-    result = upload(args.gateway or settings.gateway_url, args.files)
+    result = upload(args.gateway or settings.gateway_url, args.files, client_key(settings))
     print(json.dumps(result, indent=2))
     return 0 if not result["rejected"] else 1
 
@@ -157,7 +167,7 @@ def cmd_gather(args, settings: Settings) -> int:
     if not location.startswith(("http://", "https://")):
         location = str(Path(location).expanduser().resolve())  # the gateway reads it, maybe from elsewhere
     params = {"dataset": location, "width": args.width, "concurrency": args.concurrency, "limit": args.limit}
-    with httpx.Client(base_url=gateway, timeout=30) as client:
+    with httpx.Client(base_url=gateway, headers=_auth(client_key(settings)), timeout=30) as client:
         response = client.post("/gather/download", json=params)
         if response.status_code not in (202, 409):
             print(f"error: HTTP {response.status_code}: {response.text}", file=sys.stderr)
@@ -204,12 +214,16 @@ def cmd_deadletters(args, settings: Settings) -> int:
     gateway = args.gateway or settings.gateway_url
     if args.action == "retry":
         body = {"stage": args.stage, "ids": args.ids or None}
-        response = httpx.post(f"{gateway}/gather/deadletters/retry", json=body, timeout=60)
+        response = httpx.post(
+            f"{gateway}/gather/deadletters/retry", json=body, headers=_auth(client_key(settings)), timeout=60
+        )
         response.raise_for_status()
         print(f"sent {response.json()['retried']} image(s) through the pipeline again")
         return 0
     params = {"limit": args.limit, **({"stage": args.stage} if args.stage else {})}
-    response = httpx.get(f"{gateway}/gather/deadletters", params=params, timeout=60)
+    response = httpx.get(
+        f"{gateway}/gather/deadletters", params=params, headers=_auth(client_key(settings)), timeout=60
+    )
     response.raise_for_status()
     rows = response.json()["dead_letters"]
     for row in rows:
@@ -223,7 +237,9 @@ def cmd_evaluate(args, settings: Settings) -> int:
 
     gateway = args.gateway or settings.gateway_url
     params = {"k": args.k, "queries": args.queries, "keyword": args.keyword or []}
-    response = httpx.get(f"{gateway}/recommend/evaluate", params=params, timeout=3600)
+    response = httpx.get(
+        f"{gateway}/recommend/evaluate", params=params, headers=_auth(client_key(settings)), timeout=3600
+    )
     response.raise_for_status()
     report = response.json()
     if not report["queries"]:
@@ -237,22 +253,69 @@ def cmd_evaluate(args, settings: Settings) -> int:
     return 0
 
 
-def cmd_export(args, settings: Settings) -> int:
+def _database(settings: Settings, maxconn: int = 2):
+    """The database of VIEWFINDER_DATABASE_URL, or of the `viewfinder up` running in the data dir;
+    exits with the reason when there is none to reach."""
     import psycopg2
 
-    from connectors import export
     from connectors.postgres import open_database
 
     from .embedded.postgres import running_dsn
 
     dsn = settings.database_url or running_dsn(settings.data_dir, settings.host)
     if not dsn:
-        print(
+        raise SystemExit(
             f"error: no database: set VIEWFINDER_DATABASE_URL, or run `viewfinder up` with "
-            f"VIEWFINDER_DATA_DIR={settings.data_dir}",
-            file=sys.stderr,
+            f"VIEWFINDER_DATA_DIR={settings.data_dir}"
         )
-        return 2
+    try:
+        return open_database(settings.replace(database_url=dsn), maxconn=maxconn)
+    except psycopg2.OperationalError as exc:
+        raise SystemExit(f"error: cannot reach the database: {exc}".strip()) from None
+
+
+def cmd_keys(args, settings: Settings) -> int:
+    from connectors.credentials import create_key
+    from core.tokens import parse_scopes
+
+    db = _database(settings, maxconn=1)
+    try:
+        if args.action == "create":
+            try:
+                scopes = parse_scopes(args.scopes)
+            except ValueError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            from query.recommendation.service import valid_user_name
+
+            if not valid_user_name(args.user):
+                print("error: a user name is 1-64 letters, digits, or . _ @ -", file=sys.stderr)
+                return 2
+            key_id, key = create_key(db, settings, args.user, scopes)
+            print(key)  # alone on stdout, for scripts; the rest on stderr
+            print(f"key {key_id} for {args.user} ({', '.join(scopes)}); it is shown only this once", file=sys.stderr)
+        elif args.action == "list":
+            rows = db.keys.list()
+            print(f"{'id':>5}  {'user':<20} {'scopes':<18} {'created':<20} last used")
+            for r in rows:
+                used = r["last_used_at"].strftime("%Y-%m-%d %H:%M") if r["last_used_at"] else "never"
+                print(
+                    f"{r['id']:>5}  {r['user']:<20} {','.join(r['scopes']):<18} "
+                    f"{r['created_at'].strftime('%Y-%m-%d %H:%M'):<20} {used}"
+                )
+        elif not db.keys.revoke(args.id):
+            print(f"error: no live key {args.id}", file=sys.stderr)
+            return 1
+        else:
+            print(f"revoked key {args.id} and ended its sessions", file=sys.stderr)
+        return 0
+    finally:
+        db.close()
+
+
+def cmd_export(args, settings: Settings) -> int:
+    from connectors import export
+
     output = args.output or Path(f"viewfinder-images.{args.format}")
     tty = sys.stderr.isatty()
     shown = []
@@ -263,11 +326,7 @@ def cmd_export(args, settings: Settings) -> int:
             print(("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
             shown.append(done)
 
-    try:
-        db = open_database(settings.replace(database_url=dsn), maxconn=2)
-    except psycopg2.OperationalError as exc:
-        print(f"error: cannot reach the database: {exc}".strip(), file=sys.stderr)
-        return 1
+    db = _database(settings)
     try:
         rows = export.export(db, output, args.format, args.status, progress=progress)
     except OSError as exc:
@@ -288,7 +347,7 @@ def cmd_simulate(args, settings: Settings) -> int:
 
     rng = random.Random(args.seed)
     gateway = args.gateway or settings.gateway_url
-    with httpx.Client(base_url=gateway, timeout=60) as client:
+    with httpx.Client(base_url=gateway, headers=_auth(client_key(settings)), timeout=60) as client:
         for n in range(1, args.count + 1):
             name = f"sim-{n:03d}"
             prefs = {
@@ -369,6 +428,19 @@ def main(argv: list[str] | None = None) -> int:
         help="only enriched images (default), or every image whatever its status",
     )
     exp.set_defaults(func=cmd_export)
+    keys = sub.add_parser(
+        "keys",
+        help="API keys: create, list, revoke (against VIEWFINDER_DATABASE_URL or "
+        "the running `viewfinder up` of VIEWFINDER_DATA_DIR)",
+    )
+    key_actions = keys.add_subparsers(dest="action", required=True)
+    make = key_actions.add_parser("create", help="make a key; prints it alone on stdout, once")
+    make.add_argument("--user", required=True, help="the user the key acts for")
+    make.add_argument("--scopes", default="read,write", help="comma-separated: read, write, admin (default read,write)")
+    key_actions.add_parser("list", help="id, user, scopes, created, last used (never the key)")
+    revoke = key_actions.add_parser("revoke", help="revoke a key and end its web sessions")
+    revoke.add_argument("id", type=int)
+    keys.set_defaults(func=cmd_keys)
     gather = sub.add_parser("gather", help="ingest a dataset through the running gateway")
     gather_sources = gather.add_subparsers(dest="source", required=True)
     unsplash = gather_sources.add_parser("unsplash", help="the Unsplash Lite dataset")

@@ -16,11 +16,13 @@ from pathlib import Path
 import httpx
 
 from connectors import kafka
+from connectors.credentials import create_link, ensure_admin_key, server_secret
 from connectors.ingest import Ingestor
 from connectors.objectstore import open_store
 from connectors.postgres import open_database
 from connectors.vectors import open_index
 from core.settings import Settings
+from core.tokens import token_hash
 from schemas.vectors import collection_vectors
 
 from .embedded import broker, index, objectstore, postgres
@@ -60,6 +62,7 @@ class Stack:
         self.settings = settings
         self.processes: list[ManagedProcess] = []
         self.apps: list[ManagedProcess] = []  # of those, the worker, dashboard and gateway
+        self.admin_key = ""
 
     def start(self, with_app: bool = True) -> Settings:
         s = self.settings
@@ -123,12 +126,28 @@ class Stack:
     def start_app(self) -> None:
         if not self.settings.dashboard_port:
             self.settings = self.settings.replace(dashboard_port=free_port(self.settings.host))
+        db = open_database(self.settings, maxconn=1)
+        try:
+            self.admin_key = ensure_admin_key(db, self.settings)
+        finally:
+            db.close()
         self.start_worker()
         self.start_dashboard()
         self.start_gateway()
         redriven = redrive(self.settings)
         if redriven:
             log.warning("re-driving %d image(s) whose enrichment had not finished", redriven)
+
+    def sign_in_link(self) -> str:
+        """A one-time link that signs a browser in with the admin key (as Jupyter's token link)."""
+        db = open_database(self.settings, maxconn=1)
+        try:
+            key = db.keys.find(token_hash(server_secret(self.settings), self.admin_key))
+            if key is None:
+                raise ServiceFailed("the admin key is not in the database")
+            return f"{self.settings.gateway_url}/auth/link?token={create_link(db, self.settings, key['id'])}"
+        finally:
+            db.close()
 
     def start_gateway(self) -> ManagedProcess:
         gateway = self._child("gateway (aiohttp)", "api", "gateway.log")

@@ -13,6 +13,7 @@ import psycopg2.pool
 from core.settings import Settings
 
 from .images import Images
+from .keys import Keys
 from .unsplash import Unsplash
 from .users import Users
 
@@ -25,6 +26,7 @@ class Database:
         self.images = Images(self)
         self.users = Users(self)
         self.unsplash = Unsplash(self)
+        self.keys = Keys(self)
 
     def close(self) -> None:
         self.pool.closeall()

@@ -161,6 +161,15 @@ class Images:
             cur.execute("SELECT object_key, content_type FROM images WHERE id = %s", (image_id,))
             return cur.fetchone()
 
+    def ids_by_filename(self, filename: str, limit: int = 10) -> list[str]:
+        """The ids of the images uploaded or downloaded under ``filename`` (exactly as stored),
+        oldest first, at most ``limit``: the original system named its images by file name."""
+        if "\x00" in filename:  # no stored text holds NUL, and the driver refuses to send one
+            return []
+        with self.db.cursor() as cur:
+            cur.execute("SELECT id FROM images WHERE filename = %s ORDER BY arrived_at, id LIMIT %s", (filename, limit))
+            return [r["id"] for r in cur.fetchall()]
+
     def get(self, image_id: str) -> dict | None:
         with self.db.cursor() as cur:
             cur.execute("SELECT * FROM images WHERE id = %s", (image_id,))

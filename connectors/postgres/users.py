@@ -18,6 +18,11 @@ class Users:
                 (name, json.dumps(preferences)),
             )
 
+    def ensure(self, name: str) -> None:
+        """The user exists (with no saved preferences if new)."""
+        with self.db.cursor() as cur:
+            cur.execute("INSERT INTO users (name) VALUES (%s) ON CONFLICT (name) DO NOTHING", (name,))
+
     def get(self, name: str) -> dict | None:
         with self.db.cursor() as cur:
             cur.execute("SELECT name, preferences, created_at, updated_at FROM users WHERE name = %s", (name,))

@@ -1,5 +1,6 @@
 """A dataset run: the dataset's metadata into PostgreSQL, then its photos through the
-ingestor, with progress a person can follow; `DatasetRun` keeps one at a time."""
+ingestor, with progress a person can follow; `DatasetRun` keeps one at a time. The dataset and
+its photos come only from where `Sources` allows (sources.py)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import aiohttp
-from yarl import URL
 
 from connectors.postgres.unsplash import TARGETS
 from core.images import BadImage
 
 from . import dataset
-from .download import Fetcher, FetchFailed, sized
+from .download import Fetcher, FetchFailed, checked_get, checked_session, sized
+from .sources import SourceRefused, Sources
 
 log = logging.getLogger("viewfinder.gather")
 SWAPPED_BEFORE = (1, 3, 0)  # datasets older than 1.3.0 swapped latitude and longitude
@@ -60,25 +61,33 @@ class Progress:
         return out
 
 
-async def fetch_dataset(location: str, workdir: Path, session: aiohttp.ClientSession) -> Path:
-    """A folder as it is, or the URL of the dataset's zip, downloaded and unpacked once."""
-    if not location.startswith(("http://", "https://")):
-        folder = Path(location).expanduser().resolve()
-        if not folder.is_dir():
+async def fetch_dataset(location: str, workdir: Path, sources: Sources) -> Path:
+    """A folder as it is, or the URL of the dataset's zip, downloaded and unpacked once; only
+    where ``sources`` allows (SourceRefused before any request otherwise)."""
+    source = sources.dataset(location)
+    if isinstance(source, Path):
+        if not source.is_dir():
             raise dataset.DatasetError(f"{location}: no such folder")
-        return folder
-    name = Path(URL(location).path).stem or "dataset"
+        return source
+    name = Path(source.path).stem
+    if not name or name.startswith("."):
+        name = "dataset"
     target = workdir / name
     if (target / ".complete").exists():
         return _content_root(target)
     workdir.mkdir(parents=True, exist_ok=True)
     archive = workdir / f"{name}.zip.part"
-    async with session.get(location, timeout=aiohttp.ClientTimeout(total=None, sock_read=60)) as response:
-        if response.status != 200:
-            raise dataset.DatasetError(f"{location}: HTTP {response.status}")
-        with open(archive, "wb") as out:
-            async for chunk in response.content.iter_chunked(1 << 20):
-                out.write(chunk)
+    rules = sources.dataset_hosts
+    timeout = aiohttp.ClientTimeout(total=None, sock_read=60)
+    try:
+        async with checked_session(rules) as session, checked_get(session, source, rules, timeout) as response:
+            if response.status != 200:
+                raise dataset.DatasetError(f"{location}: HTTP {response.status}")
+            with open(archive, "wb") as out:
+                async for chunk in response.content.iter_chunked(1 << 20):
+                    out.write(chunk)
+    except FetchFailed as exc:  # too many redirects
+        raise dataset.DatasetError(f"{location}: {exc}") from None
 
     def unpack():
         shutil.rmtree(target, ignore_errors=True)
@@ -135,8 +144,10 @@ class GatherJob:
         concurrency: int = 16,
         fetcher_options: dict | None = None,
         on_metadata=None,
+        sources: Sources | None = None,
     ):
         self.db, self.ingestor, self.workdir = db, ingestor, workdir
+        self.sources = sources if sources is not None else Sources()  # by default, nothing is allowed
         self.location, self.limit, self.width, self.concurrency = location, limit, width, concurrency
         self.fetcher_options = fetcher_options or {}
         self.on_metadata = on_metadata  # awaited once the dataset's metadata is in PostgreSQL
@@ -145,23 +156,21 @@ class GatherJob:
     async def run(self) -> Progress:
         p = self.progress
         try:
-            async with aiohttp.ClientSession(headers={"User-Agent": "viewfinder-gatherer"}) as session:
-                folder = await fetch_dataset(self.location, self.workdir, session)
-                p.phase = "metadata"
-                reports, photo_ids = await asyncio.to_thread(load_metadata, self.db, folder)
-                p.tables = {name: r.as_dict() for name, r in reports.items()}
-                if self.on_metadata is not None:
-                    await self.on_metadata()
-                # A run killed between storing a photo and flushing its event left it 'arrived'.
-                await asyncio.to_thread(self.ingestor.redrive)
-                pending, p.already_stored = await asyncio.to_thread(
-                    self.db.unsplash.photos_to_fetch, photo_ids, self.limit
-                )
-                p.total = len(pending) + p.already_stored
-                p.phase, p.downloading_since = "downloading", time.time()
+            folder = await fetch_dataset(self.location, self.workdir, self.sources)
+            p.phase = "metadata"
+            reports, photo_ids = await asyncio.to_thread(load_metadata, self.db, folder)
+            p.tables = {name: r.as_dict() for name, r in reports.items()}
+            if self.on_metadata is not None:
+                await self.on_metadata()
+            # A run killed between storing a photo and flushing its event left it 'arrived'.
+            await asyncio.to_thread(self.ingestor.redrive)
+            pending, p.already_stored = await asyncio.to_thread(self.db.unsplash.photos_to_fetch, photo_ids, self.limit)
+            p.total = len(pending) + p.already_stored
+            p.phase, p.downloading_since = "downloading", time.time()
+            async with checked_session(self.sources.image_hosts) as session:
                 await self._download(session, pending)
             p.phase = "done"
-        except dataset.DatasetError as exc:
+        except (dataset.DatasetError, SourceRefused) as exc:
             p.phase, p.error = "failed", str(exc)
         except Exception as exc:
             log.exception("gathering %s failed", self.location)
@@ -172,7 +181,8 @@ class GatherJob:
         return p
 
     async def _download(self, session, pending: list[dict]) -> None:
-        fetcher = Fetcher(session, max_bytes=self.ingestor.max_bytes, **self.fetcher_options)
+        options = {"max_bytes": self.ingestor.max_bytes, **self.fetcher_options}
+        fetcher = Fetcher(session, hosts=self.sources.image_hosts, **options)
         queue: asyncio.Queue = asyncio.Queue()
         for row in pending:
             queue.put_nowait(row)
@@ -199,6 +209,8 @@ class GatherJob:
             )
         except (FetchFailed, BadImage) as exc:
             reason = str(exc)
+        except SourceRefused as exc:  # never fetched: the reason names the rule
+            reason = f"refused: {exc}"
         except Exception as exc:  # one photo's trouble never stops the run
             log.warning("photo %s: %s", photo_id, exc)
             reason = f"{type(exc).__name__}: {exc}"
@@ -220,8 +232,9 @@ class DatasetRun:
     """One dataset run at a time in this process: start one, ask how it goes, cancel it.
     A cancelled or crashed run loses nothing: a re-run skips what is stored."""
 
-    def __init__(self, db, ingestor, workdir: Path, on_metadata=None):
+    def __init__(self, db, ingestor, workdir: Path, on_metadata=None, sources: Sources | None = None):
         self.db, self.ingestor, self.workdir, self.on_metadata = db, ingestor, workdir, on_metadata
+        self.sources = sources if sources is not None else Sources()  # by default, nothing is allowed
         self.job: GatherJob | None = None
         self.task: asyncio.Task | None = None
 
@@ -230,7 +243,9 @@ class DatasetRun:
         return self.task is not None and not self.task.done()
 
     def start(self, location: str, limit: int | None = None, width: int = 1080, concurrency: int = 16) -> dict:
-        """Start a run and return its first progress snapshot; RunInProgress while one runs."""
+        """Start a run and return its first progress snapshot; SourceRefused (a ValueError naming
+        the rule) if ``location`` is not allowed, RunInProgress while one runs."""
+        self.sources.dataset(location)  # refused here, before a run starts, so the gateway can say 400
         if self.job is not None and self.running:
             raise RunInProgress(self.job.progress.snapshot())
         self.job = GatherJob(
@@ -242,6 +257,7 @@ class DatasetRun:
             width=width,
             concurrency=concurrency,
             on_metadata=self.on_metadata,
+            sources=self.sources,
         )
         self.task = asyncio.create_task(self.job.run())
         return self.job.progress.snapshot()

@@ -17,6 +17,7 @@ from core.labels import detector_labels
 
 ORIENTATIONS = ("landscape", "portrait", "square")
 MAX_TAGS = 5
+MAX_TAG_CHARS = 64  # a word or two; the text model never sees more
 MAX_LIMIT = 100
 MAX_SIDE = 100_000
 COLOR_SCALE = 20.0  # ΔE at which a colour counts for e^-1 of a perfect match
@@ -74,6 +75,8 @@ def parse_preferences(body) -> Preferences:
     tags = [t.strip().lower() for t in tags if t.strip()]
     if len(tags) > MAX_TAGS:
         raise PreferenceError(f"at most {MAX_TAGS} tags, got {len(tags)}")
+    if any(len(t) > MAX_TAG_CHARS for t in tags):
+        raise PreferenceError(f"a tag is at most {MAX_TAG_CHARS} characters")
     prefs.tags = tags
     if body.get("make") not in (None, ""):
         if not isinstance(body["make"], str):
@@ -84,6 +87,86 @@ def parse_preferences(body) -> Preferences:
         raise PreferenceError(f"limit must be a whole number between 1 and {MAX_LIMIT}, got {limit!r}")
     prefs.limit = limit
     return prefs
+
+
+# The original system's client sends {"preferences": {...}} with its own names (its web form's
+# fields); `from_original` turns that into today's body. Its orientation was 0/1: nothing in the
+# original's report says which is which beyond listing the choice as "landscape or portrait", so
+# 0 is landscape and 1 portrait, in that order (a word is taken as well).
+ORIGINAL_NAMES = {
+    "dominant_color": "color",
+    "imagewidth": "width",
+    "imageheight": "height",
+    "orientation": "orientation",
+    "tags": "tags",
+    "make": "make",
+}
+ORIGINAL_ORIENTATIONS = {0: "landscape", 1: "portrait"}
+BESIDE_ORIGINAL = ("user", "limit")  # today's keys that may sit beside "preferences"
+
+
+def from_original(body):
+    """Today's preferences for a body in the original client's format, ``{"preferences":
+    {"dominant_color", "imagewidth", "imageheight", "orientation", "tags", "make"}}`` (``user``
+    and ``limit`` may sit beside it); any other body unchanged. A bad value raises
+    PreferenceError naming the original's field, as `parse_preferences` would name today's."""
+    if not isinstance(body, dict) or "preferences" not in body:
+        return body
+    original = body["preferences"]
+    if not isinstance(original, dict):
+        raise PreferenceError(
+            f"preferences must be a JSON object of the original's fields: {', '.join(ORIGINAL_NAMES)}"
+        )
+    beside = sorted(set(body) - {"preferences", *BESIDE_ORIGINAL})
+    if beside:
+        raise PreferenceError(
+            f'with the original\'s "preferences" only {" and ".join(BESIDE_ORIGINAL)} may sit beside it, '
+            f"got {', '.join(beside)}; put every preference inside it, or send today's names alone"
+        )
+    unknown = sorted(set(original) - set(ORIGINAL_NAMES))
+    if unknown:
+        raise PreferenceError(
+            f"unknown original preference(s): {', '.join(unknown)} (the original's are {', '.join(ORIGINAL_NAMES)})"
+        )
+    out = {k: v for k, v in body.items() if k != "preferences"}
+    for name, today in ORIGINAL_NAMES.items():
+        value = original.get(name)
+        if value in (None, ""):
+            continue
+        value = _from_original_value(name, value)
+        try:
+            parse_preferences({today: value})
+        except PreferenceError as exc:
+            message = str(exc)
+            raise PreferenceError(
+                f"preferences.{name}{message[len(today) :]}"
+                if message.startswith(f"{today} ")
+                else f"preferences.{name}: {message}"
+            ) from None
+        out[today] = value
+    return out
+
+
+def _from_original_value(name: str, value):
+    """The original's value in today's terms, where they differ; anything unexpected is passed on
+    for `parse_preferences` to refuse."""
+    if name in ("imagewidth", "imageheight") and isinstance(value, str) and value.strip().isdecimal():
+        return int(value.strip())  # a web form's numbers may come as text
+    if name == "orientation":
+        key = value.strip() if isinstance(value, str) else value
+        if isinstance(key, str) and key.lower() in ORIENTATIONS:
+            return key.lower()
+        if key in ("0", "1"):
+            key = int(key)
+        if type(key) is int and key in ORIGINAL_ORIENTATIONS:  # not True/False, not 0.5
+            return ORIGINAL_ORIENTATIONS[key]
+        raise PreferenceError(
+            f"preferences.orientation must be 0 (landscape), 1 (portrait) or one of {', '.join(ORIENTATIONS)}, "
+            f"got {value!r}"
+        )
+    if name == "tags" and isinstance(value, str):
+        return [t for t in value.split(",") if t.strip()]  # "cat, person" as well as a list
+    return value
 
 
 def tag_resolution(words: list[str], resolver=None) -> dict[str, dict]:

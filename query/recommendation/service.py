@@ -36,9 +36,10 @@ def valid_user_name(name: object) -> bool:
 
 
 def prepare(db, body: dict) -> Request:
-    """The preferences to rank by: the body's, over the named user's saved ones. Raises
+    """The preferences to rank by: the body's, over the named user's saved ones. The original
+    client's ``{"preferences": {...}}`` is taken too (`ranking.from_original`). Raises
     PreferenceError for bad preferences, NotFound for an unknown user."""
-    body = dict(body)
+    body = dict(ranking.from_original(body))
     user_name = body.pop("user", None)
     opinions = None
     if user_name is not None:
@@ -99,9 +100,10 @@ def save_user(db, name: str, body: dict) -> dict:
     return db.users.get(name)
 
 
-def feedback(db, body: dict) -> Feedback:
+def feedback(db, body: dict, own: bool = False) -> Feedback:
     """The feedback event for {"user", "image", "signal"}. Raises PreferenceError for a bad body,
-    NotFound for an unknown user or image."""
+    NotFound for an unknown user or image. ``own``: the user is the caller's own, whose profile
+    starts with their first feedback."""
     user, image, signal = body.get("user"), body.get("image"), body.get("signal")
     if signal not in SIGNALS:
         raise PreferenceError(f"signal must be one of {', '.join(SIGNALS)}, got {signal!r}")
@@ -109,7 +111,9 @@ def feedback(db, body: dict) -> Feedback:
         raise PreferenceError("user must be a user name")
     if not is_image_id(image):
         raise PreferenceError("image must be an image id")
-    if db.users.get(user) is None:
+    if own:
+        db.users.ensure(user)
+    elif db.users.get(user) is None:
         raise NotFound(f"no user {user!r}; create one with PUT /recommend/users/<name>")
     if db.images.stored_object(image) is None:
         raise NotFound(f"no image {image}")

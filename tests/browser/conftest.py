@@ -94,6 +94,23 @@ def page(browser, request):
     browser.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
 
 
+@pytest.fixture
+def signed_in(browser, running_stack):
+    """The browser signed in as the admin, by a one-time link such as `viewfinder up` prints. A
+    fresh link for every test that asks: the browser is shared, and an earlier test may have signed
+    out or signed in as someone else (`sign_in_link()` makes a new link each call)."""
+    browser.get(running_stack.sign_in_link())  # sets the cookie, then redirects to the page
+    wait(browser, lambda d: d.get_cookie("vf_session"), what="the session cookie")
+    wait(
+        browser,
+        lambda d: d.execute_script(
+            "return (document.body.dataset.ready === 'true' && document.getElementById('auth-who')?.textContent) || ''"
+        ).startswith("Signed in as admin"),
+        what="the page to say it is signed in as the admin",
+    )
+    return browser
+
+
 def screenshot(browser, name: str) -> Path:
     """A screenshot of an intermediate step, next to the tests' own."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

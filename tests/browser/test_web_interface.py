@@ -81,7 +81,7 @@ def thumbnails_loaded(browser):
     )
 
 
-def test_preferences_give_explained_results_and_a_like_is_recorded(page, stack, gateway, orange_photos):
+def test_preferences_give_explained_results_and_a_like_is_recorded(page, signed_in, stack, gateway, orange_photos):
     user = f"ui-{uuid.uuid4().hex[:8]}"
     open_ui(page, stack, "recommend")
     # A preference the gateway refuses: its message shows next to the form.
@@ -151,7 +151,7 @@ def test_preferences_give_explained_results_and_a_like_is_recorded(page, stack, 
     assert severe_errors(page, network=False) == []
 
 
-def test_an_upload_shows_its_progress_then_the_status_counts_then_results(page, stack, gateway, tmp_path):
+def test_an_upload_shows_its_progress_then_the_status_counts_then_results(page, signed_in, stack, gateway, tmp_path):
     make = f"Upcam{uuid.uuid4().hex[:6]}"
     photo = Photo("ui-upload-teal.jpg", (10, 160, 150), (240, 240, 240), (360, 240), make=make, model="Drop")
     path = tmp_path / photo.name

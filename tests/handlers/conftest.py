@@ -37,10 +37,11 @@ class Gateway:
     """An app under aiohttp's test client, on an event loop of its own in a thread, so that
     plain (synchronous) tests can call it."""
 
-    def __init__(self, settings, services: Services):
+    def __init__(self, settings, services: Services, key: str | None = None):
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="gateway-under-test", daemon=True)
         self.thread.start()
+        self.key = key  # sent with every request unless the request says otherwise
         self.app = create_app(settings, services)
         self.client = self.call(self._start())
 
@@ -53,6 +54,9 @@ class Gateway:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
 
     def request(self, method: str, path: str, follow_redirects: bool = True, **kwargs) -> Answer:
+        if self.key and "Authorization" not in kwargs.get("headers", {}):
+            kwargs["headers"] = {**kwargs.get("headers", {}), "Authorization": f"Bearer {self.key}"}
+
         async def go():
             async with self.client.request(method, path, allow_redirects=follow_redirects, **kwargs) as response:
                 return Answer(response.status, response.headers, await response.read())
@@ -75,9 +79,9 @@ class Gateway:
 
 
 @pytest.fixture(scope="module")
-def gateway(stack):
+def gateway(stack, admin_key):
     services = Services.open(stack)
-    gateway = Gateway(stack, services)
+    gateway = Gateway(stack, services, admin_key)
     yield gateway
     gateway.close()
     services.close()

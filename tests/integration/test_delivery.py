@@ -135,7 +135,9 @@ def test_without_detector_weights_images_still_complete_and_data_outlives_restar
     )
     stack = Stack(settings)
     try:
-        with httpx.Client(base_url=stack.start().gateway_url, timeout=60) as gateway:
+        started = stack.start()
+        admin = {"Authorization": f"Bearer {stack.admin_key}"}
+        with httpx.Client(base_url=started.gateway_url, headers=admin, timeout=60) as gateway:
             photos = [Photo(f"nm-{i}.jpg", (200, 30 * i, 30), (0, 0, 0), (160, 120)) for i in range(3)]
             ids = upload_photos(gateway, photos)
             poll(lambda: all(status(gateway, i) == "enriched" for i in ids), 120, what="images without a detector")

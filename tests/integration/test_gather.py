@@ -1,5 +1,10 @@
 """Gathering the Unsplash Lite dataset through the gateway, on the real stack, from a local
-image server that misbehaves on purpose."""
+image server that misbehaves on purpose; and only from where the allow-lists say (issue 11).
+
+The session's image server (`image_server`, tests/conftest.py) is listed in the stack's
+VIEWFINDER_DATASET_HOSTS and VIEWFINDER_IMAGE_HOSTS; datasets are written under the stack's
+<data dir>/datasets, the folder datasets may be read from by default. Every other server here is
+on 127.0.0.1 too, unlisted, and must receive nothing."""
 
 from __future__ import annotations
 
@@ -9,7 +14,9 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -34,16 +41,42 @@ def start(gateway, **params):
     return response.json()["gather"]
 
 
+def refusal(gateway, dataset) -> str:
+    """The 400's reason for starting a run on ``dataset``."""
+    response = gateway.get("/gather/download", params={"dataset": dataset})
+    assert response.status_code == 400, response.text
+    return response.json()["error"]
+
+
+def allowed_folder(stack, name: str) -> Path:
+    """A new folder under the stack's <data dir>/datasets, where the gateway may read datasets."""
+    root = stack.data_dir / "datasets"
+    root.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=root))
+
+
 @pytest.fixture(scope="module")
-def server():
-    with ImageServer(slow=1.5) as s:
+def server(image_server):
+    """The image server the stack lists (dataset zips and photos), shared by the session."""
+    return image_server
+
+
+@pytest.fixture
+def unlisted():
+    """An image server on 127.0.0.1 that no allow-list names: it must never be asked anything."""
+    with ImageServer() as s:
         yield s
 
 
+@pytest.fixture
+def datasets(stack) -> Path:
+    return allowed_folder(stack, "test")
+
+
 @pytest.fixture(scope="module")
-def first_run(server, gateway, tmp_path_factory):
+def first_run(server, gateway, stack):
     photos = [(f"g{n:03d}-{kind}", server.url(kind, n)) for n, kind in enumerate(KINDS, 1)]
-    folder = write_dataset(tmp_path_factory.mktemp("lite"), photos)
+    folder = write_dataset(allowed_folder(stack, "lite"), photos)
     start(gateway, dataset=str(folder), concurrency=4)
     return folder, photos, gathered(gateway)
 
@@ -141,49 +174,50 @@ def test_a_rerun_changes_nothing_and_retries_failures(first_run, gateway, db, se
     assert server.requests["missing/8"] == 2 and server.requests["ok/1"] == 1
 
 
-def test_a_run_in_progress_is_not_started_twice_and_bad_requests_are_refused(gateway, tmp_path):
+def test_a_run_in_progress_is_not_started_twice_and_bad_requests_are_refused(gateway, datasets):
     assert gateway.post("/gather/download", json={}).status_code == 400
-    assert gateway.get("/gather/download", params={"dataset": str(tmp_path), "limit": "-2"}).status_code == 400
-    start(gateway, dataset=str(tmp_path / "nowhere"))
+    assert gateway.get("/gather/download", params={"dataset": str(datasets), "limit": "-2"}).status_code == 400
+    start(gateway, dataset=str(datasets / "nowhere"))
     g = gathered(gateway, "a run on a missing folder")
     assert g["phase"] == "failed" and "no such folder" in g["error"]
 
 
-def test_killed_midway_then_resumed_from_the_command_line(running_stack, gateway, db, tmp_path):
+def test_killed_midway_then_resumed_from_the_command_line(running_stack, gateway, db, server, datasets):
     """kill -9 of the process running the download; a re-run finishes the rest, once each."""
-    with ImageServer(delay=0.2) as slow_server:
-        photos = [(f"k{n:03d}", slow_server.url("ok", 100 + n)) for n in range(40)]
-        folder = write_dataset(tmp_path, photos, version="1.3.0")
-        start(gateway, dataset=str(folder), concurrency=2)
-        poll(lambda: gateway.get("/gather/status").json()["gather"]["stored"] >= 5, 60, what="a few downloads")
-        [proc] = [p for p in running_stack.processes if p.name.startswith("gateway")]
-        os.killpg(proc.proc.pid, signal.SIGKILL)
-        proc.proc.wait()
-        running_stack.processes.remove(proc)
-        running_stack.start_gateway()
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "viewfinder.cli",
-                "gather",
-                "unsplash",
-                "--dataset",
-                str(folder),
-                "--concurrency",
-                "8",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env={**os.environ, **running_stack.settings.to_env()},
-        )
-        assert out.returncode == 0, out.stderr
-        summary = json.loads(out.stdout)
-        assert summary["already_stored"] >= 5 and summary["already_stored"] + summary["stored"] == 40
-        assert summary["failed"] == 0
-        assert max(slow_server.requests.values()) <= 2  # at most the one in flight at the kill is fetched again
-        assert sum(slow_server.requests.values()) <= 40 + 2
+    # The listed server's /paced/N: each photo after 0.2 s, so the kill lands mid-run.
+    photos = [(f"k{n:03d}", server.url("paced", 100 + n)) for n in range(40)]
+    folder = write_dataset(datasets, photos, version="1.3.0")
+    start(gateway, dataset=str(folder), concurrency=2)
+    poll(lambda: gateway.get("/gather/status").json()["gather"]["stored"] >= 5, 60, what="a few downloads")
+    [proc] = [p for p in running_stack.processes if p.name.startswith("gateway")]
+    os.killpg(proc.proc.pid, signal.SIGKILL)
+    proc.proc.wait()
+    running_stack.processes.remove(proc)
+    running_stack.start_gateway()
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "viewfinder.cli",
+            "gather",
+            "unsplash",
+            "--dataset",
+            str(folder),
+            "--concurrency",
+            "8",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **running_stack.settings.to_env()},
+    )
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert summary["already_stored"] >= 5 and summary["already_stored"] + summary["stored"] == 40
+    assert summary["failed"] == 0
+    paced = [count for key, count in server.requests.items() if key.startswith("paced/")]
+    assert max(paced) <= 2  # at most the one in flight at the kill is fetched again
+    assert sum(paced) <= 40 + 2
     with db.cursor() as cur:
         cur.execute(
             "SELECT count(*) AS n, count(DISTINCT image_id) AS images FROM unsplash_photos "
@@ -206,15 +240,13 @@ def test_killed_midway_then_resumed_from_the_command_line(running_stack, gateway
 
 def test_the_dataset_can_be_the_url_of_its_zip(server, gateway, tmp_path, db):
     photos = [(f"z{n:03d}", server.url("ok", 200 + n)) for n in range(6)]
-    folder = write_dataset(tmp_path, photos, version="1.3.0")
+    folder = write_dataset(tmp_path, photos, version="1.3.0")  # only zipped here: the gateway downloads it
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as zf:
         for path in folder.iterdir():
             zf.write(path, f"{folder.name}/{path.name}")
     server.files["lite.zip"] = archive.getvalue()
-    response = gateway.get(
-        "/gather/download", params={"dataset": server.url("files", 0).replace("/0", "/lite.zip"), "limit": "4"}
-    )
+    response = gateway.get("/gather/download", params={"dataset": server.file_url("lite.zip"), "limit": "4"})
     assert response.status_code == 202, response.text
     g = gathered(gateway, "a run from a zip URL")
     assert g["phase"] == "done", g["error"]
@@ -228,10 +260,10 @@ def test_the_dataset_can_be_the_url_of_its_zip(server, gateway, tmp_path, db):
         assert [r["photo_id"] for r in cur.fetchall()] == ["z000", "z001", "z002", "z003"]
 
 
-def test_evaluation_replays_searches_with_known_answers(server, gateway, tmp_path, db, stack):
+def test_evaluation_replays_searches_with_known_answers(server, gateway, datasets, db, stack):
     words = {f"e{n:03d}": word for n, word in enumerate(["lighthouse", "waterfall", "cactus", "glacier"])}
     photos = [(pid, server.url("ok", 300 + n)) for n, pid in enumerate(words)]
-    folder = write_dataset(tmp_path, photos, version="1.3.0", searches=words)
+    folder = write_dataset(datasets, photos, version="1.3.0", searches=words)
     start(gateway, dataset=str(folder))
     assert gathered(gateway, "the evaluation dataset")["stored"] == 4
     with db.cursor() as cur:
@@ -296,3 +328,75 @@ def test_users_simulate(stack, gateway):
     for n in range(1, 6):
         user = gateway.get(f"/recommend/users/sim-{n:03d}").json()
         assert user["preferences"]["color"].startswith("#")
+
+
+# --- sources are allow-listed (issue 11) ------------------------------------------------------
+
+
+def test_an_unlisted_server_is_refused_before_any_request(gateway, unlisted):
+    before = (gateway.get("/gather/status").json()["gather"] or {}).get("started")
+    for dataset in (
+        unlisted.file_url("lite.zip"),
+        f"http://localhost:{unlisted.port}/files/lite.zip",
+        f"http://2130706433:{unlisted.port}/files/lite.zip",
+        f"http://0177.0.0.1:{unlisted.port}/files/lite.zip",
+        f"http://127.1:{unlisted.port}/files/lite.zip",
+        f"http://[::ffff:127.0.0.1]:{unlisted.port}/files/lite.zip",
+        f"https://127.0.0.1:{unlisted.port}/files/lite.zip",
+    ):
+        reason = refusal(gateway, dataset)
+        assert "VIEWFINDER_DATASET_HOSTS" in reason or "written another way" in reason, (dataset, reason)
+    assert "written another way" in refusal(gateway, f"http://2130706433:{unlisted.port}/files/lite.zip")
+    assert unlisted.hits == 0
+    assert (gateway.get("/gather/status").json()["gather"] or {}).get("started") == before  # no run started
+
+
+def test_folders_outside_the_allowed_dirs_and_other_schemes_are_refused(gateway, tmp_path, datasets):
+    write_dataset(tmp_path, [("o001", "https://images.unsplash.com/photo-1")])
+    (datasets / "escape").symlink_to(tmp_path)
+    for folder in (str(tmp_path), "/etc", str(datasets / ".." / ".." / ".."), str(datasets / "escape")):
+        assert "VIEWFINDER_DATASET_DIRS" in refusal(gateway, folder), folder
+    for url in ("file:///etc", "file:///etc/passwd", f"file://{datasets}", "ftp://unsplash.com/lite.zip"):
+        assert "is refused; only https" in refusal(gateway, url), url
+    assert "evil.example is not in VIEWFINDER_DATASET_HOSTS" in refusal(gateway, "https://evil.example/lite.zip")
+
+
+def test_a_redirect_off_the_list_fails_the_run_unfollowed(gateway, server, unlisted):
+    unlisted.files["lite.zip"] = b"PK"
+    bounce = server.redirect_url(900, unlisted.file_url("lite.zip"))
+    start(gateway, dataset=bounce)
+    g = gathered(gateway, "a run redirected off the list")
+    assert g["phase"] == "failed"
+    assert f"redirect from {bounce} refused" in g["error"], g["error"]
+    assert f"port {unlisted.port} of 127.0.0.1 is not in VIEWFINDER_DATASET_HOSTS" in g["error"]
+    assert server.requests["redirect/900"] == 1 and unlisted.hits == 0
+
+
+def test_photos_off_the_list_are_failures_never_fetched(gateway, server, unlisted, datasets, db):
+    photos = [
+        ("s001-listed", server.url("ok", 400)),
+        ("s002-unlisted", unlisted.url("ok", 401)),
+        ("s003-file", "file:///etc/passwd"),
+        ("s004-bounced", server.redirect_url(402, unlisted.url("ok", 402))),
+        ("s005-metadata", "http://169.254.169.254/latest/meta-data/"),
+    ]
+    start(gateway, dataset=str(write_dataset(datasets, photos, version="1.3.0")))
+    g = gathered(gateway, "a run with photos off the list")
+    assert g["phase"] == "done", g["error"]
+    assert (g["stored"], g["failed"]) == (1, 4)
+    with db.cursor() as cur:
+        cur.execute("SELECT photo_id, download_status, download_error FROM unsplash_photos WHERE photo_id LIKE 's0%%'")
+        rows = {r["photo_id"]: r for r in cur.fetchall()}
+    assert rows["s001-listed"]["download_status"] == "stored"
+    assert rows["s002-unlisted"]["download_error"] == (
+        f"refused: photo URL port {unlisted.port} of 127.0.0.1 is not in VIEWFINDER_IMAGE_HOSTS"
+    )
+    assert "scheme file is refused" in rows["s003-file"]["download_error"]
+    assert "redirect from" in rows["s004-bounced"]["download_error"]
+    assert "VIEWFINDER_IMAGE_HOSTS" in rows["s004-bounced"]["download_error"]
+    assert (
+        "169.254.169.254 (the link-local address 169.254.169.254) is not in VIEWFINDER_IMAGE_HOSTS"
+        in (rows["s005-metadata"]["download_error"])
+    )
+    assert all(rows[p]["download_status"] == "failed" for p in rows if p != "s001-listed")
+    assert server.requests["redirect/402"] == 1 and unlisted.hits == 0

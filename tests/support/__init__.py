@@ -43,6 +43,9 @@ def stack_settings(data_dir: Path, **changes) -> Settings:
         broker_session_timeout=6.0,
         log_level="INFO",
         model_load_timeout=60.0,
+        # Every test talks from 127.0.0.1: the session's gateway must not lock it out for the
+        # failures the security tests make on purpose (tests/handlers/test_auth.py checks the limit).
+        auth_failures_per_minute=10_000,
         clip_dim=TINY_CLIP_DIM,
         **changes,
     )

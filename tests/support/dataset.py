@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 from aiohttp import web
+from yarl import URL
 
 from connectors.unsplash.dataset import COLLECTIONS, COLORS, CONVERSIONS, KEYWORDS, PHOTOS
 from tests.support.photos import Photo, jpeg
@@ -18,22 +19,42 @@ from viewfinder.embedded.process import free_port
 
 class ImageServer:
     """/ok/N: a JPEG; /missing/N: 404; /flaky/N: 500 once, then the JPEG; /busy/N: 429 with
-    Retry-After once; /slow/N: the JPEG after ``slow`` seconds; /text/N: a text page.
+    Retry-After once; /slow/N: the JPEG after ``slow`` seconds; /paced/N: the JPEG after
+    ``pace`` seconds; /text/N: a text page; /redirect/N?to=URL: 302 to URL.
     /files/NAME: ``files[NAME]`` (a dataset zip). Every request is counted, with the width
-    it asked for."""
+    it asked for.
 
-    def __init__(self, slow: float = 1.5, delay: float = 0.0):
-        self.slow, self.delay = slow, delay
+    On 127.0.0.1 only; a stack reads datasets and photos from it only if its allow-lists
+    name its address (`listed`)."""
+
+    def __init__(self, slow: float = 1.5, delay: float = 0.0, pace: float = 0.2):
+        self.slow, self.delay, self.pace = slow, delay, pace
         self.requests: Counter = Counter()
         self.widths: Counter = Counter()
         self.files: dict[str, bytes] = {}
+        self.file_requests: Counter = Counter()
+        self.hits = 0  # every request of any kind, to any path
         self.port = free_port()
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
         self.thread = threading.Thread(target=self._serve, daemon=True)
 
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
     def url(self, kind: str, n: int) -> str:
-        return f"http://127.0.0.1:{self.port}/{kind}/{n}"
+        return f"http://{self.address}/{kind}/{n}"
+
+    def file_url(self, name: str) -> str:
+        return f"http://{self.address}/files/{name}"
+
+    def redirect_url(self, n: int, to: str) -> str:
+        return str(URL(self.url("redirect", n)).with_query(to=to))
+
+    def listed(self) -> dict[str, str]:
+        """Settings that let a stack read dataset zips and photos from this server."""
+        return {"dataset_hosts": self.address, "image_hosts": self.address}
 
     @staticmethod
     def picture(n: int) -> bytes:
@@ -50,6 +71,7 @@ class ImageServer:
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
+        self.file_requests[name] += 1
         if name not in self.files:
             return web.Response(status=404)
         return web.Response(body=self.files[name], content_type="application/zip")
@@ -58,6 +80,8 @@ class ImageServer:
         kind, n = request.match_info["kind"], int(request.match_info["n"])
         key = f"{kind}/{n}"
         self.requests[key] += 1
+        if kind == "redirect":
+            raise web.HTTPFound(request.query["to"])
         self.widths[request.query.get("w")] += 1
         if self.delay:
             await asyncio.sleep(self.delay)  # a realistic round trip, not test synchronisation
@@ -69,13 +93,21 @@ class ImageServer:
             return web.Response(status=429, headers={"Retry-After": "1"}, text="slow down")
         if kind == "slow":
             await asyncio.sleep(self.slow)
+        if kind == "paced":
+            await asyncio.sleep(self.pace)
         if kind == "text":
             return web.Response(text="<html>not a photo</html>", content_type="text/html")
         return web.Response(body=self.picture(n), content_type="image/jpeg")
 
     def _serve(self):
         asyncio.set_event_loop(self.loop)
-        app = web.Application()
+
+        @web.middleware
+        async def count(request: web.Request, handler) -> web.StreamResponse:
+            self.hits += 1
+            return await handler(request)
+
+        app = web.Application(middlewares=[count])
         app.router.add_get("/files/{name}", self._file)
         app.router.add_get("/{kind}/{n}", self._handle)
         self.runner = web.AppRunner(app, access_log=None)

@@ -12,6 +12,7 @@ from query.recommendation.ranking import (
     MAX_TAGS,
     PreferenceError,
     Preferences,
+    from_original,
     parse_preferences,
     resolve_tags,
     score,
@@ -85,6 +86,12 @@ def test_limit_bounds_are_inclusive(limit):
 
 def test_exactly_max_tags_is_fine():
     assert len(parse_preferences({"tags": [f"t{i}" for i in range(MAX_TAGS)]}).tags) == MAX_TAGS
+
+
+def test_a_tag_is_at_most_64_characters():
+    assert parse_preferences({"tags": ["x" * 64]}).tags == ["x" * 64]
+    with pytest.raises(PreferenceError, match="at most 64 characters"):
+        parse_preferences({"tags": ["x" * 65]})
 
 
 # --- parse_preferences: rejected ---------------------------------------------------------------------------
@@ -365,3 +372,151 @@ def test_values_for_many_candidates_equal_each_score():
             alone, why = score(prefs, payload, resolved)
             assert value == pytest.approx(alone, abs=1e-12)
             assert stated(prefs) == len(why)
+
+
+# --- from_original: the original client's {"preferences": {...}} ------------------------------------------
+
+ORIGINAL_BODY = {
+    "preferences": {
+        "dominant_color": "#b14343",
+        "imagewidth": 800,
+        "imageheight": 600,
+        "orientation": 0,
+        "tags": ["cat", "person"],
+        "make": "Canon",
+    }
+}
+
+
+def test_the_originals_body_becomes_todays():
+    today = from_original(ORIGINAL_BODY)
+    assert today == {
+        "color": "#b14343",
+        "width": 800,
+        "height": 600,
+        "orientation": "landscape",
+        "tags": ["cat", "person"],
+        "make": "Canon",
+    }
+    assert parse_preferences(today) == Preferences(
+        color="#b14343", width=800, height=600, orientation="landscape", tags=["cat", "person"], make="canon"
+    )
+
+
+def test_todays_body_passes_unchanged():
+    body = {"color": "#ff0000", "orientation": "portrait", "limit": 5}
+    assert from_original(body) is body
+    assert from_original([1]) == [1]  # parse_preferences refuses it, as before
+
+
+@pytest.mark.parametrize(
+    "value, orientation",
+    [
+        (0, "landscape"),  # 0/1 in the order the original offered them: "landscape or portrait"
+        (1, "portrait"),
+        ("0", "landscape"),
+        ("1", "portrait"),
+        ("landscape", "landscape"),
+        (" Portrait ", "portrait"),
+        ("square", "square"),
+    ],
+)
+def test_the_originals_orientation(value, orientation):
+    assert from_original({"preferences": {"orientation": value}}) == {"orientation": orientation}
+
+
+def test_the_originals_form_values_as_text():
+    today = from_original({"preferences": {"imagewidth": "800", "imageheight": " 600 ", "tags": "cat, person"}})
+    assert parse_preferences(today) == Preferences(width=800, height=600, tags=["cat", "person"])
+
+
+def test_the_originals_empty_values_are_absent_and_user_and_limit_may_sit_beside():
+    body = {"preferences": {"dominant_color": "", "make": None, "tags": []}, "user": "ann", "limit": 3}
+    assert from_original(body) == {"user": "ann", "limit": 3, "tags": []}
+    assert from_original({"preferences": {}}) == {}
+
+
+@pytest.mark.parametrize(
+    "original, field",
+    [
+        ({"dominant_color": "red"}, "preferences.dominant_color"),
+        ({"dominant_color": 0xB14343}, "preferences.dominant_color"),
+        ({"imagewidth": -800}, "preferences.imagewidth"),
+        ({"imagewidth": "800px"}, "preferences.imagewidth"),
+        ({"imageheight": 600.5}, "preferences.imageheight"),
+        ({"imageheight": True}, "preferences.imageheight"),
+        ({"orientation": 2}, "preferences.orientation"),
+        ({"orientation": -1}, "preferences.orientation"),
+        ({"orientation": True}, "preferences.orientation"),
+        ({"orientation": 0.5}, "preferences.orientation"),
+        ({"orientation": "diagonal"}, "preferences.orientation"),
+        ({"orientation": [0]}, "preferences.orientation"),
+        ({"tags": ["a", "b", "c", "d", "e", "f"]}, "preferences.tags"),
+        ({"tags": ["cat", 3]}, "preferences.tags"),
+        ({"tags": {"cat": 1}}, "preferences.tags"),
+        ({"make": 42}, "preferences.make"),
+        ({"colour": "#b14343"}, "colour"),
+    ],
+)
+def test_the_originals_bad_values_name_the_originals_field(original, field):
+    with pytest.raises(PreferenceError) as err:
+        from_original({"preferences": original})
+    assert field in str(err.value)
+    # today's name is not what the message is about
+    assert not str(err.value).startswith(("color", "width", "height"))
+
+
+def test_the_originals_messages_read_well():
+    with pytest.raises(PreferenceError) as err:
+        from_original({"preferences": {"dominant_color": "red"}})
+    assert str(err.value) == "preferences.dominant_color must be \"#rrggbb\", got 'red'"
+    with pytest.raises(PreferenceError) as err:
+        from_original({"preferences": {"orientation": 2}})
+    assert "0 (landscape), 1 (portrait)" in str(err.value)
+    with pytest.raises(PreferenceError) as err:
+        from_original({"preferences": {"tags": list("abcdef")}})
+    assert str(err.value) == "preferences.tags: at most 5 tags, got 6"
+
+
+@pytest.mark.parametrize("preferences", [None, [], "dominant_color=#b14343", 0])
+def test_the_originals_preferences_must_be_an_object(preferences):
+    with pytest.raises(PreferenceError, match="preferences must be a JSON object"):
+        from_original({"preferences": preferences})
+
+
+def test_the_originals_preferences_and_todays_names_do_not_mix():
+    with pytest.raises(PreferenceError, match="beside") as err:
+        from_original({"preferences": {"make": "Canon"}, "color": "#ff0000"})
+    assert "color" in str(err.value)
+    with pytest.raises(PreferenceError, match="unknown original preference") as err:
+        from_original({"preferences": {"make": "Canon", "color": "#ff0000", "width": 3}})
+    assert "color" in str(err.value) and "width" in str(err.value)
+
+
+class _Users:
+    def get(self, name):
+        return (
+            {"preferences": {"color": "#0000ff", "make": "sony"}, "likes": [], "dislikes": []}
+            if name == "ann"
+            else None
+        )
+
+
+class _Db:
+    users = _Users()
+
+
+def test_the_recommend_service_takes_the_originals_body():
+    from query.recommendation import service
+
+    asked = service.prepare(None, ORIGINAL_BODY)
+    assert asked.prefs == Preferences(
+        color="#b14343", width=800, height=600, orientation="landscape", tags=["cat", "person"], make="canon"
+    )
+    assert asked.user is None
+    # A named user's saved preferences fill what the original's body leaves out; its own win.
+    asked = service.prepare(_Db(), {"preferences": {"dominant_color": "#b14343", "orientation": 1}, "user": "ann"})
+    assert asked.user == "ann"
+    assert asked.prefs == Preferences(color="#b14343", orientation="portrait", make="sony")
+    with pytest.raises(PreferenceError, match="preferences.imagewidth"):
+        service.prepare(None, {"preferences": {"imagewidth": 0}})

@@ -1,5 +1,6 @@
 // The gateway's JSON API. Errors carry the server's own message: a JSON {"error": …}
-// body, or the plain text aiohttp sends for 400/404.
+// body, or the plain text aiohttp sends for 400/404. Writes ride on the session cookie that
+// signing in sets (same-origin fetch sends it, and the Origin header the gateway checks).
 
 export class ApiError extends Error {
   constructor(status, message, body) {
@@ -20,6 +21,13 @@ export async function errorMessage(response) {
   return `${message} (HTTP ${response.status})`;
 }
 
+/** A 401 outside signing in: the page is not signed in, or its session has ended (expired,
+ * signed out in another tab, key revoked). The sign-in area is told to look again. */
+export function unauthorized(message) {
+  window.dispatchEvent(new CustomEvent("viewfinder:unauthorized"));
+  return `Not signed in, or the sign-in has ended: sign in and try again. The gateway says: ${message}`;
+}
+
 export async function api(method, path, body) {
   const init = {method, headers: {Accept: "application/json"}};
   if (body !== undefined) {
@@ -34,7 +42,9 @@ export async function api(method, path, body) {
   }
   if (!response.ok) {
     const status = response.status;
-    throw new ApiError(status, await errorMessage(response));
+    let message = await errorMessage(response);
+    if (status === 401 && !path.startsWith("/auth/")) message = unauthorized(message);
+    throw new ApiError(status, message);
   }
   return response.status === 204 ? null : response.json();
 }

@@ -1,7 +1,8 @@
-// Tabs (#recommend, #upload, #status), dashboard links, and each page's module.
+// Tabs (#recommend, #upload, #status), dashboard links, signing in, and each page's module.
 import {getJSON} from "./api.js";
 import {$, el, fill} from "./dom.js";
 import * as recommend from "./recommend.js";
+import * as session from "./session.js";
 import * as status from "./status.js";
 import * as upload from "./upload.js";
 
@@ -63,11 +64,12 @@ async function main() {
     $("#status-error").textContent = exc.message;
   }
   dashboards(config);
-  recommend.init();
+  await session.init();   // who is signed in, before any button says what it needs
   upload.init();
   status.init(config);
   tabs();
   show(current());
+  await recommend.init();
   document.body.dataset.ready = "true";
 }
 

@@ -1,7 +1,9 @@
 // Preferences form → POST /recommend/recommend → a grid of explained results,
-// with like / dislike (POST /recommend/feedback) and "more like this".
+// with like / dislike (POST /recommend/feedback) and "more like this". Saving and feedback
+// need a sign-in with the `write` scope; the user name defaults to the signed-in user's.
 import {api, ApiError, getJSON} from "./api.js";
 import {$, el, fill, imageUrl, shortId} from "./dom.js";
+import * as session from "./session.js";
 
 const USER_KEY = "viewfinder.user";
 const NAME = /^[A-Za-z0-9_.@-]{1,64}$/;
@@ -55,20 +57,21 @@ function checkedName() {
 }
 
 /** The saved user (null when there is none yet), and a line about them next to the name. */
-export async function loadUser({fillPreferences = false} = {}) {
-  const name = userName();
+export async function loadUser({fillPreferences = false, name = userName()} = {}) {
   const summary = $("#user-summary");
+  const shown = () => name === (userName() || session.user());   // the field may have moved on
   if (!name || !NAME.test(name)) {
     summary.textContent = "";
     return null;
   }
   try {
     const user = await getJSON(`/recommend/users/${encodeURIComponent(name)}`);
+    if (!shown()) return user;
     summary.textContent = `${user.likes.length} liked, ${user.dislikes.length} disliked`;
     if (fillPreferences) fillForm(user.preferences || {});
     return user;
   } catch (exc) {
-    summary.textContent = exc.status === 404 ? "new user: “Save preferences” creates it" : "";
+    if (shown()) summary.textContent = exc.status === 404 ? "new user: “Save preferences” creates it" : "";
     return null;
   }
 }
@@ -150,14 +153,18 @@ function whyList(why) {
 async function sendFeedback(card, id, signal) {
   const outcome = card.querySelector(".outcome");
   const buttons = card.querySelectorAll("button.opinion");
-  const name = userName();
-  if (!name) {
-    outcome.textContent = "Enter a user name (and save preferences) to like or dislike.";
+  outcome.className = "outcome";
+  if (!session.check("write", signal, outcome)) return;
+  // The field's name, or else the signed-in user's (the gateway's default when `user` is left out).
+  let name;
+  try {
+    name = checkedName() || session.user();
+  } catch (exc) {
+    outcome.textContent = exc.message;
     outcome.className = "outcome error";
     return;
   }
   buttons.forEach((b) => { b.disabled = true; });
-  outcome.className = "outcome";
   outcome.textContent = `sending ${signal}…`;
   try {
     await api("POST", "/recommend/feedback", {user: name, image: id, signal});
@@ -168,7 +175,7 @@ async function sendFeedback(card, id, signal) {
     // The worker folds the event into the profile; say so once it has.
     for (let i = 0; i < 60; i += 1) {   // about a minute: the worker may be busy
       await new Promise((resolve) => setTimeout(resolve, i < 10 ? 300 : 1000));
-      const user = await loadUser();
+      const user = await loadUser({name});
       const list = user && (signal === "like" ? user.likes : user.dislikes);
       if (list && list.includes(id)) {
         outcome.textContent = `${signal === "like" ? "Liked" : "Disliked"}: recorded in ${name}'s profile`;
@@ -190,11 +197,12 @@ async function sendFeedback(card, id, signal) {
 function card(result) {
   const id = String(result.id);
   const node = el("li", {class: "card", "data-id": id});
-  const opinion = (signal, label) => el("button", {
+  // Signed out, these read "Sign in to like" (session.gate), and a click says how.
+  const opinion = (signal, label) => session.gate(el("button", {
     type: "button", class: `opinion ${signal}`, "data-signal": signal, "aria-pressed": "false",
-    "aria-label": `${label} image ${shortId(id)}`, text: label,
+    "aria-describedby": `outcome-${id}`, text: label,
     onclick: () => sendFeedback(node, id, signal),
-  });
+  }), "write", signal, {context: `image ${shortId(id)}`});
   const size = result.width && result.height ? `${result.width}×${result.height}` : "";
   return fill(node,
     el("a", {href: imageUrl(id, false), target: "_blank", rel: "noopener"},
@@ -207,7 +215,7 @@ function card(result) {
       opinion("like", "Like"), opinion("dislike", "Dislike"),
       el("button", {type: "button", class: "more", text: "More like this", onclick: () => similar(id)}),
       el("a", {href: `/images/${encodeURIComponent(id)}`, target: "_blank", rel: "noopener", text: "metadata"})),
-    el("p", {class: "outcome", role: "status"}));
+    el("p", {class: "outcome", id: `outcome-${id}`, role: "status"}));
 }
 
 function showResults(heading, results, summary) {
@@ -253,10 +261,21 @@ async function recommend(event) {
     const body = {...preferences()};
     if (name) body.user = name;
     section.setAttribute("aria-busy", "true");
-    const response = await api("POST", "/recommend/recommend", body);
+    let response;
+    let forName = name;
+    try {
+      response = await api("POST", "/recommend/recommend", body);
+    } catch (exc) {
+      // The signed-in user's own name (filled in for them) before they have saved anything:
+      // there is no profile to add yet, so the form alone decides.
+      if (!(exc.status === 404 && name && name === session.user())) throw exc;
+      delete body.user;
+      forName = "";
+      response = await api("POST", "/recommend/recommend", body);
+    }
     showResolution(response.tag_resolution);
     showResults("Results", response.results,
-      response.count ? `${response.count} image(s), best first${name ? ` for ${name}` : ""}` : "no images match yet");
+      response.count ? `${response.count} image(s), best first${forName ? ` for ${forName}` : ""}` : "no images match yet");
   } catch (exc) {
     showError(exc.message);
   } finally {
@@ -267,8 +286,9 @@ async function recommend(event) {
 async function save() {
   showError("");
   say("");
+  if (!session.check("write", "save preferences", $("#prefs-error"))) return;
   try {
-    const name = checkedName();
+    const name = checkedName() || session.user();
     if (!name) throw new ApiError(400, "enter a user name to save preferences under");
     await api("PUT", `/recommend/users/${encodeURIComponent(name)}`, preferences());
     localStorage.setItem(USER_KEY, name);
@@ -279,9 +299,24 @@ async function save() {
   }
 }
 
-export function init() {
+/** Signed in, the user name follows the signed-in user: a fresh sign-in replaces an empty name
+ * or the previous user's; a non-admin can act only as themselves, so their own name replaces any
+ * other (they may still type another: the gateway's 403 then says why it is refused). An admin
+ * keeps a name they chose. True when the name changed. */
+function followSession(now, before) {
+  if (!now.signed_in) return false;
+  const name = userName();
+  if (name === now.user) return false;
+  if (name && name !== before.user && session.may("admin")) return false;
+  field("user").value = now.user;
+  return true;
+}
+
+/** Wire the form; resolves once the remembered (or signed-in) user's preferences are shown. */
+export async function init() {
   const f = form();
   f.addEventListener("submit", recommend);
+  session.gate($("#save-button"), "write", "save preferences");
   $("#save-button").addEventListener("click", save);
   field("use_color").addEventListener("change", () => { field("color").disabled = !field("use_color").checked; });
   field("user").addEventListener("change", () => {
@@ -291,8 +326,12 @@ export function init() {
     loadUser();
   });
   const remembered = localStorage.getItem(USER_KEY);
-  if (remembered) {
-    field("user").value = remembered;
-    loadUser({fillPreferences: true});
-  }
+  if (remembered) field("user").value = remembered;
+  followSession(session.current(), {});
+  session.onChange((now, before) => {
+    if (now === before) return;
+    if (followSession(now, before)) loadUser({fillPreferences: true});
+    else loadUser();
+  });
+  if (userName()) await loadUser({fillPreferences: true});
 }

@@ -1,6 +1,8 @@
 // GET /gather/status, /gather/deadletters and /api/v1/health, every few seconds while shown.
+// Retrying dead letters needs a sign-in with the `admin` scope.
 import {api, getJSON} from "./api.js";
 import {$, el, fill, shortId, time} from "./dom.js";
+import * as session from "./session.js";
 
 const STATUS_MS = 3000;
 const HEALTH_MS = 6000;
@@ -99,6 +101,8 @@ async function refreshHealth() {
 
 async function retryDead() {
   const out = $("#retry-status");
+  out.classList.remove("error");
+  if (!session.check("admin", "retry", out)) return;
   out.textContent = "retrying…";
   try {
     const body = await api("POST", "/gather/deadletters/retry", {});
@@ -106,6 +110,7 @@ async function retryDead() {
     refreshStatus();
   } catch (exc) {
     out.textContent = exc.message;
+    out.classList.add("error");
   }
 }
 
@@ -123,5 +128,9 @@ export function stop() {
 
 export function init(config) {
   services = config.services || {};
+  session.gate($("#retry-dead"), "admin", "retry");
   $("#retry-dead").addEventListener("click", retryDead);
+  session.onChange((now, before) => {
+    if (now !== before) $("#retry-status").textContent = "";
+  });
 }

@@ -1,8 +1,11 @@
 // Many files, dropped or chosen: one POST /gather/uploads per file (field `files`) so each
 // has its own progress bar, then GET /images/<id> until the pipeline has enriched or failed it.
-import {getJSON} from "./api.js";
+// Uploading needs a sign-in with the `write` scope: signed out, the file chooser is disabled and
+// says so, and a drop is answered with the same words.
+import {getJSON, unauthorized} from "./api.js";
 import {$, el, fill, imageUrl, shortId} from "./dom.js";
 import {colourSwatch} from "./recommend.js";
+import * as session from "./session.js";
 
 const CONCURRENT = 3;
 const POLL_MS = 1000;
@@ -44,8 +47,9 @@ function send(file, r) {
         r.tr.dataset.state = "stored";
         resolve(image.id);
       } else {
-        const reason = body && body.rejected && body.rejected.length ? body.rejected[0].reason
+        let reason = body && body.rejected && body.rejected.length ? body.rejected[0].reason
           : (body && body.error) || xhr.responseText || xhr.statusText;
+        if (xhr.status === 401) reason = unauthorized(reason);
         r.upload.textContent = `refused: ${reason} (HTTP ${xhr.status})`;
         r.tr.dataset.state = "refused";
         r.tr.classList.add("failed");
@@ -131,6 +135,7 @@ export function add(files) {
   $("#upload-error").textContent = "";
   const list = Array.from(files || []);
   if (!list.length) return;
+  if (!session.check("write", "upload", $("#upload-error"))) return;
   for (const file of list) queue.push([file, row(file)]);
   work();
 }
@@ -156,6 +161,13 @@ export function init() {
     const files = Array.from(e.dataTransfer.files || []);
     if (!files.length) $("#upload-error").textContent = "Nothing to upload: drop image files.";
     add(files);
+  });
+  session.onChange(() => {
+    const why = session.refusal("write", "upload");
+    input.disabled = Boolean(why);
+    zone.classList.toggle("locked", Boolean(why));
+    $("#upload-signin").textContent = why;
+    if (!why) $("#upload-error").textContent = "";
   });
   // A file dropped next to the zone would make the browser leave the page.
   window.addEventListener("dragover", (e) => e.preventDefault());
