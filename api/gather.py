@@ -87,7 +87,7 @@ async def download(request: web.Request) -> web.Response:
     if not location:
         raise web.HTTPBadRequest(text="say which dataset: ?dataset=FOLDER or the URL of its zip")
     try:
-        started = request.app[DATASET_RUN].start(
+        started = await request.app[DATASET_RUN].start(
             str(location),
             limit=int_param(params, "limit", None, 1, 10_000_000),
             width=int_param(params, "width", 1080, 16, 8000),
@@ -110,7 +110,7 @@ async def status(request: web.Request) -> web.Response:
     )
     return json_response(
         {
-            "gather": request.app[DATASET_RUN].status(),
+            "gather": await asyncio.to_thread(request.app[DATASET_RUN].status),
             "pipeline": pipeline,
             "downloads": {**downloads, "recent_failures": failures},
             "dead_letters": dead,

@@ -7,7 +7,7 @@ import json
 import logging
 
 from confluent_kafka import KafkaException, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
 
 from core.settings import Settings
 from schemas.pipeline import TOPICS
@@ -15,23 +15,32 @@ from schemas.pipeline import TOPICS
 log = logging.getLogger(__name__)
 
 
-def ensure_topics(bootstrap: str, partitions: int, timeout: float = 30) -> list[str]:
+def ensure_topics(bootstrap: str, partitions: int, timeout: float = 30) -> dict[str, int]:
+    """Every topic of the pipeline with at least ``partitions`` partitions: missing ones are
+    created, smaller ones grown where the broker can (Apache Kafka can; the embedded tansu
+    cannot, and keeps its topics in memory, so they are new each start). Returns the topics
+    still short of ``partitions``, with what they have, for the caller to say so."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    existing = set(admin.list_topics(timeout=timeout).topics)
+    existing = {name: len(meta.partitions) for name, meta in admin.list_topics(timeout=timeout).topics.items()}
     missing = [
         NewTopic(t.name, num_partitions=partitions, replication_factor=1) for t in TOPICS if t.name not in existing
     ]
-    if not missing:
-        return []
-    created = []
-    for name, future in admin.create_topics(missing, request_timeout=timeout).items():
+    for future in admin.create_topics(missing, request_timeout=timeout).values() if missing else ():
         try:
             future.result(timeout)
-            created.append(name)
         except KafkaException as exc:
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
                 raise
-    return created
+    short = {t.name: existing[t.name] for t in TOPICS if existing.get(t.name, partitions) < partitions}
+    if short:
+        grown = admin.create_partitions([NewPartitions(name, partitions) for name in short], request_timeout=timeout)
+        for name, future in grown.items():
+            try:
+                future.result(timeout)
+                del short[name]
+            except KafkaException as exc:
+                log.warning("cannot grow topic %s to %d partitions: %s", name, partitions, exc)
+    return short
 
 
 def ping(bootstrap: str, timeout: float = 3) -> None:

@@ -40,7 +40,18 @@ class Settings:
     broker: str = field(
         default="", metadata={"doc": "Kafka bootstrap servers, e.g. 127.0.0.1:9092; empty: embedded tansu"}
     )
-    topic_partitions: int = field(default=4, metadata={"doc": "partitions per topic when Viewfinder creates them"})
+    topic_partitions: int = field(
+        default=4,
+        metadata={"doc": "partitions per topic (at least VIEWFINDER_WORKERS): the most workers that share work"},
+    )
+    workers: int = field(
+        default=1, metadata={"doc": "Faust worker processes `viewfinder up` runs (one consumer group)"}
+    )
+    gateways: int = field(default=1, metadata={"doc": "gateway processes `viewfinder up` runs on the one port"})
+    stage_concurrency: int = field(
+        default=2, metadata={"doc": "events the CPU stages (exif, colors) of one worker work on at once"}
+    )
+    sink_batch: int = field(default=32, metadata={"doc": "most enriched images the sink stores at once"})
     consumer_group: str = field(default="viewfinder", metadata={"doc": "Faust application id / consumer group"})
     broker_session_timeout: float = field(default=10.0, metadata={"doc": "consumer group session timeout, seconds"})
 
@@ -127,6 +138,9 @@ class Settings:
     def __post_init__(self):
         if self.auth not in ("writes", "all"):
             raise ValueError(f"VIEWFINDER_AUTH must be `writes` or `all`, got {self.auth!r}")
+        for name in ("workers", "gateways", "stage_concurrency", "sink_batch", "topic_partitions"):
+            if not 1 <= getattr(self, name) <= 256:
+                raise ValueError(f"{_env_name(name)} must be between 1 and 256, got {getattr(self, name)}")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

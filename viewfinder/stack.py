@@ -38,7 +38,18 @@ def prepare(settings: Settings) -> None:
         db.migrate()
     finally:
         db.close()
-    kafka.ensure_topics(settings.broker, settings.topic_partitions)
+    partitions = max(settings.topic_partitions, settings.workers)
+    for topic, have in kafka.ensure_topics(settings.broker, partitions).items():
+        # Each partition goes to one worker of the group: the rest wait as spares.
+        log.warning(
+            "topic %s has %d partition(s), fewer than the %d wanted (VIEWFINDER_WORKERS=%d): "
+            "only %d worker(s) will share its work",
+            topic,
+            have,
+            partitions,
+            settings.workers,
+            have,
+        )
     open_store(settings).ensure_bucket()
     vectors = open_index(settings)
     try:

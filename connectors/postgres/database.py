@@ -14,6 +14,7 @@ from core.settings import Settings
 
 from .images import Images
 from .keys import Keys
+from .runs import Runs
 from .unsplash import Unsplash
 from .users import Users
 
@@ -27,6 +28,7 @@ class Database:
         self.users = Users(self)
         self.unsplash = Unsplash(self)
         self.keys = Keys(self)
+        self.runs = Runs(self)
 
     def close(self) -> None:
         self.pool.closeall()

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
+import socket
 import time
 import zipfile
 from dataclasses import asdict, dataclass, field
@@ -229,42 +231,71 @@ class RunInProgress(RuntimeError):
 
 
 class DatasetRun:
-    """One dataset run at a time in this process: start one, ask how it goes, cancel it.
-    A cancelled or crashed run loses nothing: a re-run skips what is stored."""
+    """A gateway process's handle on dataset runs: start one, ask how the latest goes (whichever
+    process runs it: the progress lives in PostgreSQL), cancel this process's own. One run at a
+    time across every process. A cancelled or crashed run loses nothing: a re-run skips what is
+    stored."""
+
+    SAVE_EVERY_S = 1.0
 
     def __init__(self, db, ingestor, workdir: Path, on_metadata=None, sources: Sources | None = None):
         self.db, self.ingestor, self.workdir, self.on_metadata = db, ingestor, workdir, on_metadata
         self.sources = sources if sources is not None else Sources()  # by default, nothing is allowed
-        self.job: GatherJob | None = None
+        self.holder = f"{socket.gethostname()}:{os.getpid()}"
         self.task: asyncio.Task | None = None
 
     @property
     def running(self) -> bool:
         return self.task is not None and not self.task.done()
 
-    def start(self, location: str, limit: int | None = None, width: int = 1080, concurrency: int = 16) -> dict:
+    async def start(self, location: str, limit: int | None = None, width: int = 1080, concurrency: int = 16) -> dict:
         """Start a run and return its first progress snapshot; SourceRefused (a ValueError naming
-        the rule) if ``location`` is not allowed, RunInProgress while one runs."""
+        the rule) if ``location`` is not allowed, RunInProgress while one runs anywhere."""
         self.sources.dataset(location)  # refused here, before a run starts, so the gateway can say 400
-        if self.job is not None and self.running:
-            raise RunInProgress(self.job.progress.snapshot())
-        self.job = GatherJob(
-            self.db,
-            self.ingestor,
-            self.workdir,
-            location,
-            limit=limit,
-            width=width,
-            concurrency=concurrency,
-            on_metadata=self.on_metadata,
-            sources=self.sources,
-        )
-        self.task = asyncio.create_task(self.job.run())
-        return self.job.progress.snapshot()
+        lease = await asyncio.to_thread(self.db.runs.claim)
+        if lease is None:
+            latest = await asyncio.to_thread(self.status)
+            raise RunInProgress(latest or {})
+        try:
+            job = GatherJob(
+                self.db,
+                self.ingestor,
+                self.workdir,
+                location,
+                limit=limit,
+                width=width,
+                concurrency=concurrency,
+                on_metadata=self.on_metadata,
+                sources=self.sources,
+            )
+            run_id = await asyncio.to_thread(self.db.runs.begin, location, self.holder, job.progress.snapshot())
+        except BaseException:
+            lease.release()
+            raise
+        self.task = asyncio.create_task(self._run(job, run_id, lease))
+        return {**job.progress.snapshot(), "holder": self.holder}
+
+    async def _run(self, job: GatherJob, run_id: int, lease) -> None:
+        async def save_while_running():
+            while True:
+                await asyncio.sleep(self.SAVE_EVERY_S)
+                await asyncio.to_thread(self.db.runs.save, run_id, job.progress.snapshot())
+
+        saver = asyncio.create_task(save_while_running())
+        try:
+            await job.run()
+        finally:
+            saver.cancel()
+            if job.progress.phase not in ("done", "failed"):  # cancelled: this process is stopping
+                job.progress.phase, job.progress.error = "interrupted", "the gateway stopped; start it again"
+            try:
+                await asyncio.shield(asyncio.to_thread(self.db.runs.save, run_id, job.progress.snapshot()))
+            finally:
+                await asyncio.to_thread(lease.release)
 
     def status(self) -> dict | None:
-        """The latest run's progress (None before the first)."""
-        return self.job.progress.snapshot() if self.job else None
+        """The latest run's progress, whichever process runs it (None before the first)."""
+        return self.db.runs.latest()
 
     async def cancel(self) -> None:
         if self.task is not None and not self.task.done():
