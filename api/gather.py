@@ -7,6 +7,8 @@ import asyncio
 
 from aiohttp import BodyPartReader, web
 
+from connectors.errors import Unavailable
+from connectors.ingest import Arrival
 from connectors.unsplash.job import RunInProgress
 from connectors.unsplash.sources import SourceRefused
 from core.ids import is_image_id
@@ -17,6 +19,7 @@ from .http import int_param, json_body, json_response
 from .services import DATASET_RUN, SERVICES
 
 MAX_FILES = 100
+UPLOAD_FLUSH_S = 10  # how long an upload waits for the broker before answering 503
 
 
 async def uploads(request: web.Request) -> web.Response:
@@ -29,6 +32,7 @@ async def uploads(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text=f"malformed multipart body: {exc}") from None
     accepted: list[dict] = []
     rejected: list[dict] = []
+    arrivals: list[Arrival] = []
     limit = services.settings.max_upload_bytes
     while (part := await _next_part(reader)) is not None:
         if not isinstance(part, BodyPartReader):  # a nested multipart is no file
@@ -55,19 +59,40 @@ async def uploads(request: web.Request) -> web.Response:
             rejected.append({"filename": part.filename, "reason": f"file larger than {limit} bytes"})
             continue
         try:
-            iid, duplicate = await asyncio.to_thread(services.ingestor.accept, bytes(data), part.filename, "upload")
+            arrival = await asyncio.to_thread(services.ingestor.store_arrival, bytes(data), part.filename, "upload")
         except BadImage as exc:
             rejected.append({"filename": part.filename, "reason": str(exc)})
             continue
-        accepted.append({"id": iid, "filename": part.filename, "duplicate": duplicate})
-    if accepted:
-        await asyncio.to_thread(services.publisher.flush)
+        except BaseException:
+            await asyncio.to_thread(services.ingestor.withdraw, arrivals)  # an upload lands whole or not at all
+            raise
+        arrivals.append(arrival)
+        accepted.append({"id": arrival.id, "filename": part.filename, "duplicate": arrival.prior is not None})
+    if arrivals:
+        await _announce(services, arrivals)
     if not accepted and not rejected:
         raise web.HTTPBadRequest(text="no `files` field in the upload")
     body: dict[str, object] = {"ids": [a["id"] for a in accepted], "images": accepted, "rejected": rejected}
     if not accepted:  # an error like every other: {"error"}, with the reasons per file beside it
         body["error"] = f"every file was refused ({len(rejected)}); `rejected` says why"
     return json_response(body, status=202 if accepted else 422)
+
+
+async def _announce(services, arrivals: list[Arrival]) -> None:
+    """Publish the arrivals and see them delivered, or withdraw them and answer 503: the client
+    is told the upload was accepted only once its events are on the broker."""
+    async with services.publishing:  # one request's events at a time: a purge must not drop another's
+
+        def publish() -> None:
+            services.ingestor.announce(arrivals)
+            services.publisher.flush(UPLOAD_FLUSH_S)
+
+        try:
+            await asyncio.to_thread(publish)
+        except BaseException as exc:
+            await asyncio.to_thread(services.publisher.purge)
+            await asyncio.to_thread(services.ingestor.withdraw, arrivals)
+            raise Unavailable(f"the broker did not take the upload: {exc}") from None
 
 
 async def _next_part(reader):

@@ -10,9 +10,11 @@ from datetime import date, datetime
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from connectors.errors import unreachable
 from core.ids import is_image_id
 
 log = logging.getLogger("viewfinder.api")
+RETRY_AFTER_S = 5  # what a 503 tells a client to wait while a store is down
 
 
 def _default(value):
@@ -67,9 +69,16 @@ async def errors(request: web.Request, handler) -> web.StreamResponse:
     except HttpProcessingError as exc:  # a body that does not parse as what it says it is (multipart)
         status = exc.code if 400 <= exc.code < 500 else 400
         return json_response({"error": f"malformed request: {' '.join(exc.message.split())}"}, status=status)
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return json_response({"error": "internal error; see the gateway log"}, status=500)
+    except Exception as exc:
+        if not unreachable(exc):
+            log.exception("unhandled error on %s %s", request.method, request.path)
+            return json_response({"error": "internal error; see the gateway log"}, status=500)
+        log.warning("%s %s: a store is unreachable: %s", request.method, request.path, exc)
+        return json_response(
+            {"error": f"a store this needs is unreachable ({type(exc).__name__}: {exc}); try again shortly"},
+            status=503,
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
     if response.status >= 400 and response.content_type != "application/json" and isinstance(response, web.Response):
         return json_response({"error": response.text or response.reason}, status=response.status)
     return response

@@ -39,6 +39,7 @@ class Services:
     _resolver: asyncio.Future | None = field(default=None, init=False)
     _embedder: asyncio.Future | None = field(default=None, init=False)
     _word_embeddings: dict = field(default_factory=dict, init=False)
+    publishing: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
 
     @classmethod
     def open(cls, settings: Settings) -> Services:

@@ -3,12 +3,23 @@ object store unchanged, a row in PostgreSQL, an arrival event on Kafka."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from core.ids import content_id
 from core.images import CONTENT_TYPES, BadImage, identify, original_key
 from schemas.pipeline import ARRIVED
 from schemas.records import ImageArrived
+
+
+@dataclass(frozen=True)
+class Arrival:
+    event: ImageArrived
+    prior: str | None  # the image's status before this arrival; None: new
+
+    @property
+    def id(self) -> str:
+        return self.event.id
 
 
 class Ingestor:
@@ -24,6 +35,14 @@ class Ingestor:
         the image was accepted. ``before_publish(image_id)`` links the image to its source
         record first, so every stage can rely on the link.
         """
+        arrival = self.store_arrival(data, filename, source)
+        if before_publish is not None:
+            before_publish(arrival.id)
+        self.announce([arrival])
+        return arrival.id, arrival.prior is not None
+
+    def store_arrival(self, data: bytes, filename: str | None, source: str) -> Arrival:
+        """The original in the object store, its row in PostgreSQL; not yet announced."""
         if len(data) > self.max_bytes:
             raise BadImage(f"file larger than {self.max_bytes} bytes")
         fmt, _, _ = identify(data, self.max_pixels)
@@ -43,12 +62,18 @@ class Ingestor:
             size=len(data),
             arrived_at=datetime.now(UTC).isoformat(),
         )
-        prior = self.db.images.record_arrival(event)
-        if before_publish is not None:
-            before_publish(iid)
-        if prior != "enriched":
-            self.publisher.publish(ARRIVED.name, iid, event)
-        return iid, prior is not None
+        return Arrival(event, self.db.images.record_arrival(event))
+
+    def announce(self, arrivals: list[Arrival]) -> None:
+        """Publish the arrivals that still need enriching (the caller flushes)."""
+        for arrival in arrivals:
+            if arrival.prior != "enriched":
+                self.publisher.publish(ARRIVED.name, arrival.id, arrival.event)
+
+    def withdraw(self, arrivals: list[Arrival]) -> None:
+        """Undo arrivals whose announcement failed: the rows they made go (the originals stay,
+        content-addressed and invisible without a row, for the client's retry to find)."""
+        self.db.images.forget_arrivals([a.id for a in arrivals if a.prior is None])
 
     def redrive(self) -> int:
         """Re-publish arrivals of images whose enrichment never finished.

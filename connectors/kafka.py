@@ -76,6 +76,11 @@ class EventPublisher:
         if remaining:
             raise KafkaException(f"{remaining} events not delivered within {timeout}s")
 
+    def purge(self) -> None:
+        """Drop every event not yet delivered (their senders are told they failed)."""
+        self.producer.purge()
+        self.producer.flush(0)
+
     def close(self, timeout: float = 5) -> None:
         """Flush what is pending, then close: a producer left open keeps calling a broker that may be gone."""
         try:

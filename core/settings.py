@@ -114,6 +114,10 @@ class Settings:
         },
     )
     session_hours: float = field(default=12.0, metadata={"doc": "how long a web sign-in lasts"})
+    trusted_proxies: str = field(
+        default="",
+        metadata={"doc": "reverse proxies (addresses or networks) whose X-Forwarded-For names the client"},
+    )
     auth_failures_per_minute: int = field(
         default=10, metadata={"doc": "failed authentications a client address may make a minute before 429"}
     )

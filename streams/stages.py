@@ -20,11 +20,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from functools import partial
 
-import httpx
-import psycopg2
-import urllib3
-from minio.error import ServerError
-
+from connectors.errors import unreachable
 from core import exif, images
 from core.images import BadImage
 from schemas.pipeline import DEAD_LETTERS, FEEDBACK, STAGES
@@ -38,23 +34,6 @@ log = logging.getLogger("viewfinder.stages")
 RETRIES = 3  # tries of an event whose own processing fails, before its dead letter
 FIRST_DELAY = 0.5  # seconds before the second try; doubled each time ...
 MAX_DELAY = 30.0  # ... up to this, for stores that are down
-
-# Errors that say a store or service is unreachable or overloaded, not that the event is bad.
-UNREACHABLE = (
-    psycopg2.OperationalError,
-    psycopg2.InterfaceError,
-    ConnectionError,
-    TimeoutError,
-    urllib3.exceptions.HTTPError,
-    httpx.TransportError,
-    ServerError,
-)
-
-
-def unreachable(exc: BaseException) -> bool:
-    if isinstance(exc, httpx.HTTPStatusError):
-        return exc.response.status_code >= 500
-    return isinstance(exc, UNREACHABLE)
 
 
 def backoff(attempt: int) -> float:
@@ -193,17 +172,43 @@ class Stages:
             **event.asdict(), vectors=vectors, embedding_status="ok" if embedder is not None else "unavailable"
         )
 
-    async def sink(self, event) -> ImageEnriched:
-        """The event, once stored."""
-        db, index = self.resources.db, self.resources.index
-        # Vectors first, PostgreSQL last: status 'enriched' means everything is stored.
-        keywords = (
-            await asyncio.to_thread(db.unsplash.keywords_of_image, event.id) if event.source == "unsplash" else []
-        )
-        point = {"id": event.id, "vectors": event.vectors, "payload": embedding.payload(event, keywords)}
-        await asyncio.to_thread(index.upsert, [point])
-        await asyncio.to_thread(db.images.save_enriched, event)
+    async def sink(self, batch: list) -> list:
+        """The events, once stored: a batch's vectors in one upsert, then their rows in one
+        PostgreSQL transaction (status 'enriched' means everything is stored). One event that
+        spoils the batch is found by storing them one by one, each with its own tries."""
+        try:
+            await self._until_reachable(partial(self._store, batch))
+            return batch
+        except Exception as exc:
+            log.warning("storing a batch of %d failed (%s); storing its images one at a time", len(batch), exc)
+            return [await self.attempt("sink", e, partial(self._store_one, e)) for e in batch]
+
+    async def _store_one(self, event) -> ImageEnriched:
+        await self._store([event])
         return event
+
+    async def _store(self, events: list) -> None:
+        db, index = self.resources.db, self.resources.index
+        unsplash = [e.id for e in events if e.source == "unsplash"]
+        keywords = await asyncio.to_thread(db.unsplash.keywords_of_images, unsplash) if unsplash else {}
+        points = [
+            {"id": e.id, "vectors": e.vectors, "payload": embedding.payload(e, keywords.get(e.id, []))} for e in events
+        ]
+        await asyncio.to_thread(index.upsert, points)
+        await asyncio.to_thread(db.images.save_enriched_many, events)
+
+    async def _until_reachable(self, work: Callable[[], Awaitable]):
+        """``work()``, tried again for as long as a store is unreachable; other errors raise."""
+        attempt = 0
+        while True:
+            try:
+                return await work()
+            except Exception as exc:
+                if not unreachable(exc):
+                    raise
+                attempt += 1
+                log.warning("a store is unreachable (attempt %d): %s", attempt, exc)
+                await asyncio.sleep(backoff(attempt))
 
     async def dead_letter(self, letter) -> None:
         log.warning("dead letter: image %s failed in %s: %s", letter.image_id, letter.stage, letter.reason)
@@ -241,7 +246,7 @@ def _each(stages: Stages, name: str, compute, out):
     async def agent(stream):
         async for event in stream:
             result = await stages.attempt(name, event, partial(compute, event))
-            # None: dead-lettered. The last stage sends nothing on; its store marks the progress.
+            # None: dead-lettered.
             if result is not None and out is not None:
                 await out.send(key=event.id, value=result)
                 await stages.passed(event, name)
@@ -249,13 +254,12 @@ def _each(stages: Stages, name: str, compute, out):
     return agent
 
 
-def _batches(stages: Stages, name: str, compute, out):
+def _batches(stages: Stages, name: str, compute, out, size: int, within: float):
     async def agent(stream):
-        settings = stages.settings
         # Faust acks a batch's events only after the loop body is done with them.
-        async for batch in stream.take(settings.detect_batch, within=settings.detect_batch_wait):
+        async for batch in stream.take(size, within=within):
             for event, result in zip(batch, await compute(batch)):
-                if result is not None:
+                if result is not None and out is not None:  # None: dead-lettered; the sink sends nothing on
                     await out.send(key=event.id, value=result)
                     await stages.passed(event, name)
 
@@ -274,13 +278,26 @@ def register(app, channels: dict, resources: Resources) -> dict:
     """Every agent of the worker on ``app``, reading and writing ``channels`` (topic name →
     channel: the app's topics, or in-memory channels in tests). Returns name → agent."""
     stages = Stages(resources, channels[DEAD_LETTERS.name])
+    settings = resources.settings
+    # Detection batches for the GPU, the sink for fewer, larger writes; the CPU stages overlap.
+    batched = {
+        "detect": (settings.detect_batch, settings.detect_batch_wait),
+        "sink": (settings.sink_batch, settings.detect_batch_wait),
+    }
+    concurrent = {"exif": settings.stage_concurrency, "colors": settings.stage_concurrency}
     agents = {}
     for stage in STAGES:
         out = channels[stage.produces.name] if stage.produces else None
-        make = _batches if stage.name == "detect" else _each
-        agents[stage.name] = app.agent(channels[stage.consumes.name], name=f"viewfinder.stage.{stage.name}")(
-            make(stages, stage.name, getattr(stages, stage.name), out)
-        )
+        compute = getattr(stages, stage.name)
+        if stage.name in batched:
+            fun = _batches(stages, stage.name, compute, out, *batched[stage.name])
+        else:
+            fun = _each(stages, stage.name, compute, out)
+        agents[stage.name] = app.agent(
+            channels[stage.consumes.name],
+            name=f"viewfinder.stage.{stage.name}",
+            concurrency=concurrent.get(stage.name, 1),
+        )(fun)
     agents["deadletters"] = app.agent(channels[DEAD_LETTERS.name], name="viewfinder.sink.deadletters")(
         _side(stages.dead_letter)
     )

@@ -27,11 +27,12 @@ def _logging(settings: Settings) -> None:
 
 def cmd_up(args, settings: Settings) -> int:
     from .embedded.process import ServiceFailed
-    from .stack import Stack, sample_images, wait_for_exit
+    from .stack import Stack, Supervisor, sample_images
 
     stopping = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.append(True))
+    settings = settings.replace(workers=args.workers or settings.workers, gateways=args.gateways or settings.gateways)
     stack = Stack(settings)
     print(f"starting Viewfinder in {settings.data_dir.resolve()} …", flush=True)
     try:
@@ -59,7 +60,7 @@ The admin key is in {admin_key_file(s)}; more keys, for other people:
 Press Ctrl-C to stop.""",
             flush=True,
         )
-        wait_for_exit(stack, lambda: bool(stopping))
+        Supervisor(stack).run(lambda: bool(stopping))
         return 0
     except ServiceFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -372,11 +373,22 @@ def cmd_simulate(args, settings: Settings) -> int:
     return 0
 
 
+def _count(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 256:
+        raise argparse.ArgumentTypeError(f"between 1 and 256, got {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="viewfinder", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="run the whole embedded stack in the foreground")
     up.add_argument("--samples", action="store_true", help="upload sample photos once it is up")
+    up.add_argument("--workers", type=_count, help="Faust worker processes (default VIEWFINDER_WORKERS, 1)")
+    up.add_argument(
+        "--gateways", type=_count, help="gateway processes on the one port (default VIEWFINDER_GATEWAYS, 1)"
+    )
     up.set_defaults(func=cmd_up)
     sub.add_parser(
         "worker",

@@ -6,6 +6,8 @@ _S3_ENDPOINT, _QDRANT_URL) is used as it is and not started.
 
 from __future__ import annotations
 
+import collections
+import json
 import logging
 import sys
 import time
@@ -38,6 +40,17 @@ def prepare(settings: Settings) -> None:
         db.migrate()
     finally:
         db.close()
+    prepare_topics(settings)
+    open_store(settings).ensure_bucket()
+    vectors = open_index(settings)
+    try:
+        vectors.ensure()
+    finally:
+        vectors.close()
+
+
+def prepare_topics(settings: Settings) -> None:
+    """Every topic, with a partition for each worker at least (or a warning saying how many short)."""
     partitions = max(settings.topic_partitions, settings.workers)
     for topic, have in kafka.ensure_topics(settings.broker, partitions).items():
         # Each partition goes to one worker of the group: the rest wait as spares.
@@ -50,12 +63,6 @@ def prepare(settings: Settings) -> None:
             settings.workers,
             have,
         )
-    open_store(settings).ensure_bucket()
-    vectors = open_index(settings)
-    try:
-        vectors.ensure()
-    finally:
-        vectors.close()
 
 
 def redrive(settings: Settings) -> int:
@@ -142,9 +149,11 @@ class Stack:
             self.admin_key = ensure_admin_key(db, self.settings)
         finally:
             db.close()
-        self.start_worker()
+        for _ in range(self.settings.workers):
+            self.start_worker()
         self.start_dashboard()
-        self.start_gateway()
+        for _ in range(self.settings.gateways):
+            self.start_gateway()
         redriven = redrive(self.settings)
         if redriven:
             log.warning("re-driving %d image(s) whose enrichment had not finished", redriven)
@@ -161,9 +170,20 @@ class Stack:
             db.close()
 
     def start_gateway(self) -> ManagedProcess:
-        gateway = self._child("gateway (aiohttp)", "api", "gateway.log")
+        """One more gateway process on the one port (SO_REUSEPORT): ready once it answers health."""
+        n = sum(p.name.startswith("gateway") for p in self.apps) + 1
+        gateway = self._child(f"gateway {n} (aiohttp)", "api", f"gateway-{n}.log")
         health = f"{self.settings.gateway_url}/api/v1/health"
-        gateway.wait_until(lambda: httpx.get(health, timeout=5).status_code == 200, 60, "healthy")
+
+        def answers() -> bool:
+            # The kernel spreads connections over the processes on the port: ask until this one answers.
+            with httpx.Client(timeout=5) as client:
+                return any(
+                    client.get(health, headers={"Connection": "close"}).json().get("process") == gateway.pid
+                    for _ in range(8)
+                )
+
+        gateway.wait_until(answers, 60, "answering health on the port")
         return gateway
 
     def start_dashboard(self) -> ManagedProcess:
@@ -172,10 +192,8 @@ class Stack:
         return dashboard
 
     def start_worker(self) -> ManagedProcess:
-        return self._child("enrichment worker (faust)", "worker", "worker.log")
-
-    def failed(self) -> ManagedProcess | None:
-        return next((p for p in self.processes if not p.alive()), None)
+        n = sum(p.name.startswith("enrichment worker") for p in self.apps) + 1
+        return self._child(f"enrichment worker {n} (faust)", "worker", f"worker-{n}.log")
 
     def stop(self) -> None:
         # Two waves, each stopped at once: the app's processes (the worker commits its offsets
@@ -190,12 +208,80 @@ class Stack:
         self.apps.clear()
 
 
-def wait_for_exit(stack: Stack, stop_requested) -> None:
-    while not stop_requested():
-        dead = stack.failed()
-        if dead is not None:
-            raise ServiceFailed(f"{dead.name} stopped unexpectedly (exit {dead.returncode}); log:\n{dead.tail()}")
-        time.sleep(0.5)
+class Supervisor:
+    """Keeps a stack running: a child that dies is restarted (the same command, port and data)
+    after a capped backoff, and said why; a broker that comes back empty gets its topics and the
+    unfinished images again. One that dies GIVE_UP times within WINDOW_S stops it all."""
+
+    GIVE_UP, WINDOW_S = 5, 120.0
+    FIRST_DELAY_S, MAX_DELAY_S = 1.0, 30.0
+
+    def __init__(self, stack: Stack):
+        self.stack = stack
+        self.failures: dict[str, collections.deque] = collections.defaultdict(collections.deque)
+        self.restarts: collections.Counter = collections.Counter()
+        self.reasons: dict[str, str] = {}
+        self.due: dict[ManagedProcess, float] = {}
+        self.report()
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        for proc in list(self.stack.processes):
+            if proc.alive() or proc in self.due:
+                continue
+            failures = self.failures[proc.name]
+            failures.append(now)
+            while failures and now - failures[0] > self.WINDOW_S:
+                failures.popleft()
+            if len(failures) >= self.GIVE_UP:
+                raise ServiceFailed(
+                    f"{proc.name} stopped {len(failures)} times within {self.WINDOW_S:.0f} s (last exit "
+                    f"{proc.returncode}); giving up. Its log:\n{proc.tail()}"
+                )
+            delay = min(self.MAX_DELAY_S, self.FIRST_DELAY_S * 2 ** (len(failures) - 1))
+            self.reasons[proc.name] = f"exit {proc.returncode}"
+            log.error(
+                "%s stopped (exit %s); restarting it in %.0f s. Its log:\n%s",
+                proc.name,
+                proc.returncode,
+                delay,
+                proc.tail(),
+            )
+            self.due[proc] = now + delay
+        for proc, when in list(self.due.items()):
+            if now >= when:
+                del self.due[proc]
+                self.restart(proc)
+
+    def restart(self, proc: ManagedProcess) -> None:
+        try:
+            proc.restart()
+        except ServiceFailed as exc:  # it died again while starting: the next tick counts it
+            log.error("%s did not come back: %s", proc.name, exc)
+            return
+        self.restarts[proc.name] += 1
+        log.warning("%s restarted (%d restart(s) so far)", proc.name, self.restarts[proc.name])
+        if proc.name.startswith("kafka broker"):
+            # The embedded broker keeps its log in memory: it is back empty.
+            prepare_topics(self.stack.settings)
+            log.warning("re-driving %d unfinished image(s) after the broker's restart", redrive(self.stack.settings))
+        self.report()
+
+    def report(self) -> None:
+        """Restarts per service, for the gateway's health and the status page."""
+        status = {
+            p.name: {"restarts": self.restarts[p.name], "last_failure": self.reasons.get(p.name)}
+            for p in self.stack.processes
+        }
+        path = Path(self.stack.settings.data_dir) / "supervisor.json"
+        partial = path.with_name(".supervisor.json.partial")
+        partial.write_text(json.dumps(status, indent=1))
+        partial.replace(path)
+
+    def run(self, stop_requested, interval: float = 0.5) -> None:
+        while not stop_requested():
+            self.tick()
+            time.sleep(interval)
 
 
 def sample_images() -> list[Path]:

@@ -72,53 +72,20 @@ class Images:
                 cur.execute("UPDATE images SET status = 'arrived', error = NULL WHERE id = %s", (event.id,))
             return prior
 
+    def forget_arrivals(self, ids: list[str]) -> None:
+        """Rows of arrivals that were never announced, gone (only while still just arrived)."""
+        if ids:
+            with self.db.cursor() as cur:
+                cur.execute("DELETE FROM images WHERE id = ANY(%s) AND status = 'arrived' AND stage = 0", (ids,))
+
     def save_enriched(self, event) -> None:
-        exif = event.exif or {}
+        self.save_enriched_many([event])
+
+    def save_enriched_many(self, events: list) -> None:
+        """Every event's image as enriched, in one transaction: all of them or none."""
         with self.db.cursor() as cur:
-            cur.execute(
-                """INSERT INTO images (id, source, filename, content_type, size_bytes, object_key, arrived_at)
-                   VALUES (%(id)s, %(source)s, %(filename)s, %(content_type)s, %(size)s, %(object_key)s, %(arrived_at)s)
-                   ON CONFLICT (id) DO NOTHING""",
-                event.asdict(),
-            )
-            cur.execute(
-                """UPDATE images SET status = 'enriched', error = NULL, enriched_at = COALESCE(enriched_at, now()),
-                       stage = %s,
-                       width = %s, height = %s, orientation = %s, make = %s, model = %s, taken_at = %s, iso = %s,
-                       latitude = %s, longitude = %s, altitude = %s, exif = %s, tags_status = %s, colors = %s,
-                       embedding_status = %s, country = COALESCE(%s, country)
-                   WHERE id = %s""",
-                (
-                    len(STAGES),
-                    event.width,
-                    event.height,
-                    event.orientation,
-                    exif.get("Make"),
-                    exif.get("Model"),
-                    _timestamp(exif.get("DateTimeOriginal")),
-                    exif.get("ISOSpeedRatings"),
-                    exif.get("Latitude"),
-                    exif.get("Longitude"),
-                    exif.get("Altitude"),
-                    json.dumps(exif),
-                    event.tags_status,
-                    json.dumps(event.colors),
-                    event.embedding_status,
-                    event.country,
-                    event.id,
-                ),
-            )
-            cur.execute("DELETE FROM image_tags WHERE image_id = %s", (event.id,))
-            if event.tags:
-                psycopg2.extras.execute_values(
-                    cur,
-                    "INSERT INTO image_tags (image_id, label, count, score, boxes) VALUES %s",
-                    [
-                        (event.id, label, t["count"], t["score"], json.dumps(t.get("boxes", [])))
-                        for label, t in event.tags.items()
-                    ],
-                )
-            cur.execute("DELETE FROM dead_letters WHERE image_id = %s", (event.id,))
+            for event in events:
+                _save_enriched(cur, event)
 
     def passed_stage(self, image_id: str, stage: str) -> None:
         with self.db.cursor() as cur:
@@ -277,6 +244,54 @@ class Images:
         clause, params = _status_where(status)
         sql = f"SELECT {', '.join(EXPORT_COLUMNS.values())} FROM images i {clause} ORDER BY i.id"
         return self.db.stream(sql, params, batch_rows)
+
+
+def _save_enriched(cur, event) -> None:
+    exif = event.exif or {}
+    cur.execute(
+        """INSERT INTO images (id, source, filename, content_type, size_bytes, object_key, arrived_at)
+           VALUES (%(id)s, %(source)s, %(filename)s, %(content_type)s, %(size)s, %(object_key)s, %(arrived_at)s)
+           ON CONFLICT (id) DO NOTHING""",
+        event.asdict(),
+    )
+    cur.execute(
+        """UPDATE images SET status = 'enriched', error = NULL, enriched_at = COALESCE(enriched_at, now()),
+               stage = %s,
+               width = %s, height = %s, orientation = %s, make = %s, model = %s, taken_at = %s, iso = %s,
+               latitude = %s, longitude = %s, altitude = %s, exif = %s, tags_status = %s, colors = %s,
+               embedding_status = %s, country = COALESCE(%s, country)
+           WHERE id = %s""",
+        (
+            len(STAGES),
+            event.width,
+            event.height,
+            event.orientation,
+            exif.get("Make"),
+            exif.get("Model"),
+            _timestamp(exif.get("DateTimeOriginal")),
+            exif.get("ISOSpeedRatings"),
+            exif.get("Latitude"),
+            exif.get("Longitude"),
+            exif.get("Altitude"),
+            json.dumps(exif),
+            event.tags_status,
+            json.dumps(event.colors),
+            event.embedding_status,
+            event.country,
+            event.id,
+        ),
+    )
+    cur.execute("DELETE FROM image_tags WHERE image_id = %s", (event.id,))
+    if event.tags:
+        psycopg2.extras.execute_values(
+            cur,
+            "INSERT INTO image_tags (image_id, label, count, score, boxes) VALUES %s",
+            [
+                (event.id, label, t["count"], t["score"], json.dumps(t.get("boxes", [])))
+                for label, t in event.tags.items()
+            ],
+        )
+    cur.execute("DELETE FROM dead_letters WHERE image_id = %s", (event.id,))
 
 
 def _status_where(status: str) -> tuple[str, dict]:

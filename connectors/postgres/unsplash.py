@@ -145,6 +145,27 @@ class Unsplash:
             )
             return [r["keyword"] for r in cur.fetchall()]
 
+    def keywords_of_images(self, image_ids: list[str], limit: int = 30) -> dict[str, list[str]]:
+        """`keywords_of_image` for many images in one query."""
+        if not image_ids:
+            return {}
+        with self.db.cursor() as cur:
+            cur.execute(
+                """SELECT image_id, keyword FROM (
+                       SELECT p.image_id, k.keyword, row_number() OVER (
+                           PARTITION BY p.image_id
+                           ORDER BY greatest(k.ai_service_1_confidence, k.ai_service_2_confidence, 0) DESC, k.keyword
+                       ) AS n
+                       FROM unsplash_keywords k JOIN unsplash_photos p USING (photo_id)
+                       WHERE p.image_id = ANY(%s)) ranked
+                   WHERE n <= %s ORDER BY image_id, n""",
+                (image_ids, limit),
+            )
+            out: dict[str, list[str]] = {}
+            for r in cur.fetchall():
+                out.setdefault(r["image_id"], []).append(r["keyword"])
+            return out
+
     def common_keywords(self, limit: int) -> list[str]:
         """The dataset's most used keywords: the vocabulary free-text tags may resolve to."""
         with self.db.cursor() as cur:

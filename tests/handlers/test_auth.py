@@ -47,3 +47,16 @@ def test_failed_authentications_are_limited_per_client(stack, services, admin_ke
         assert fresh.get("/gather/status").status_code == 200
     finally:
         fresh.close()
+
+
+def test_behind_a_trusted_proxy_failures_count_per_forwarded_client(stack, services):
+    proxied = Gateway(stack.replace(auth_failures_per_minute=3, trusted_proxies="127.0.0.0/8"), services)
+    try:
+        guess = {"Authorization": "Bearer vf_guess"}
+        for _ in range(3):
+            assert proxied.get("/gather/status", headers={**guess, "X-Forwarded-For": "203.0.113.7"}).status_code == 401
+        assert proxied.get("/gather/status", headers={**guess, "X-Forwarded-For": "203.0.113.7"}).status_code == 429
+        # Another client behind the same proxy is not locked out by the first one's guesses.
+        assert proxied.get("/gather/status", headers={**guess, "X-Forwarded-For": "198.51.100.9"}).status_code == 401
+    finally:
+        proxied.close()

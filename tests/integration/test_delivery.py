@@ -146,7 +146,7 @@ def test_without_detector_weights_images_still_complete_and_data_outlives_restar
                 assert image["tags_status"] == "unavailable" and image["tags"] is None
                 assert image["embedding_status"] == "unavailable"
                 assert image["colors"] and image["exif"]
-        log = (data_dir / "logs" / "worker.log").read_text()
+        log = (data_dir / "logs" / "worker-1.log").read_text()
         assert log.count("object detection unavailable") == 1 and "no-such-model" in log
         assert log.count("image embedding unavailable") == 1 and "no-such-clip" in log
         stack.stop()

@@ -564,12 +564,16 @@ def test_a_dataset_run_refuses_its_location_at_once(tmp_path):
     run = DatasetRun(
         None, None, tmp_path, sources=Sources.build([tmp_path / "allowed"], "unsplash.com", lookup=no_lookup)
     )
-    assert "VIEWFINDER_DATASET_HOSTS" in refused(run.start, "http://127.0.0.1:1/lite.zip")
-    assert "scheme file is refused" in refused(run.start, "file:///etc")
-    assert "VIEWFINDER_DATASET_DIRS" in refused(run.start, "/etc")
-    assert run.job is None and run.task is None
+
+    def start(dataset_run):
+        return lambda location: asyncio.run(dataset_run.start(location))
+
+    assert "VIEWFINDER_DATASET_HOSTS" in refused(start(run), "http://127.0.0.1:1/lite.zip")
+    assert "scheme file is refused" in refused(start(run), "file:///etc")
+    assert "VIEWFINDER_DATASET_DIRS" in refused(start(run), "/etc")
+    assert run.task is None  # refused before any database or run was touched (there is no database here)
     assert "VIEWFINDER_DATASET_DIRS" in refused(
-        DatasetRun(None, None, tmp_path).start, str(tmp_path)
+        start(DatasetRun(None, None, tmp_path)), str(tmp_path)
     )  # default: nothing
 
 

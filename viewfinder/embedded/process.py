@@ -51,6 +51,7 @@ class ManagedProcess:
         self.killed_as_usual = killed_as_usual  # a server that never stops on a signal: its kill is no news
         self.env, self.user, self.cwd = env, user, cwd
         self.proc: subprocess.Popen | None = None
+        self._ready: tuple | None = None
 
     def start(self) -> ManagedProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -76,10 +77,22 @@ class ManagedProcess:
         return self.proc is not None and self.proc.poll() is None
 
     @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    @property
     def returncode(self) -> int | None:
         return self.proc.returncode if self.proc is not None else None
 
+    def restart(self) -> ManagedProcess:
+        """The same command again, waited for as it was the first time (the same port, data, checks)."""
+        self.start()
+        if self._ready is not None:
+            self.wait_until(*self._ready)
+        return self
+
     def wait_until(self, ready, timeout: float, what: str) -> None:
+        self._ready = (ready, timeout, what)  # a restart waits the same way
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.alive():
