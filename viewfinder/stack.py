@@ -262,8 +262,15 @@ class Supervisor:
         self.restarts[proc.name] += 1
         log.warning("%s restarted (%d restart(s) so far)", proc.name, self.restarts[proc.name])
         if proc.name.startswith("kafka broker"):
-            # The embedded broker keeps its log in memory: it is back empty.
+            # The embedded broker keeps its log in memory: it is back empty. The workers would seek
+            # to offsets of the old log (far past the new one's end), so they start afresh too,
+            # and the unfinished images are announced again.
             prepare_topics(self.stack.settings)
+            for worker in [p for p in self.stack.apps if p.name.startswith("enrichment worker")]:
+                worker.stop()
+                worker.restart()
+                self.restarts[worker.name] += 1
+                self.reasons[worker.name] = "the broker restarted empty"
             log.warning("re-driving %d unfinished image(s) after the broker's restart", redrive(self.stack.settings))
         self.report()
 

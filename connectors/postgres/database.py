@@ -36,11 +36,25 @@ class Database:
     @contextmanager
     def cursor(self):
         conn = self.pool.getconn()
+        lost = False
         try:
             with conn, conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
                 yield cur
+        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+            lost = bool(conn.closed)
+            raise
         finally:
-            self.pool.putconn(conn)
+            self.pool.putconn(conn, close=lost)
+            if lost:
+                self._drop_idle()
+
+    def _drop_idle(self) -> None:
+        """A connection found dead means the server went away: the idle ones died with it, and
+        would each fail one more caller. (psycopg2's pool has no public way to do this.)"""
+        with self.pool._lock:
+            for conn in self.pool._pool:
+                conn.close()
+            self.pool._pool.clear()
 
     def stream(self, sql: str, params=None, batch_size: int = 5000):
         """A query's rows (tuples) in lists of ``batch_size``, through a server-side cursor, so a
