@@ -96,6 +96,13 @@ async function refreshHealth() {
       el("td", {class: check.ok ? "ok" : "bad", text: check.ok ? "ok" : "down"}),
       el("td", {text: check.ok ? "" : check.error || ""})));
   }
+  // Processes of the embedded stack, as its supervisor reports them: restarted ones stand out.
+  for (const [name, state] of Object.entries(body.services || {})) {
+    const restarted = state.restarts > 0;
+    rows.push(el("tr", {"data-process": name, class: "dependency"}, el("th", {scope: "row", text: name}),
+      el("td", {class: restarted ? "bad" : "ok", text: restarted ? `restarted ${state.restarts}×` : "running"}),
+      el("td", {text: restarted ? `last: ${state.last_failure || "?"}` : ""})));
+  }
   fill($("#health-table tbody"), rows);
 }
 
