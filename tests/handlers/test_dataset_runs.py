@@ -32,7 +32,8 @@ def test_one_run_at_a_time_across_processes_and_the_same_progress_from_each(two_
     first, second = two_gateways
     # Paced photos keep the run going long enough for the second process to ask.
     folder = write_dataset(
-        stack.data_dir / "datasets" / "two-gateways", [(f"tg{n:03d}", image_server.url("paced", n)) for n in range(6)]
+        stack.data_dir / "datasets" / "two-gateways",
+        [(f"tg{n:03d}", image_server.url("paced", 2000 + n)) for n in range(6)],
     )
     started = first.post("/gather/download", json={"dataset": str(folder), "concurrency": 1})  # ≥ 1.2 s
     assert started.status_code == 202, started.text
@@ -51,7 +52,8 @@ def test_one_run_at_a_time_across_processes_and_the_same_progress_from_each(two_
 def test_a_run_whose_process_stops_is_interrupted_and_frees_the_lease(two_gateways, stack, image_server):
     first, second = two_gateways
     folder = write_dataset(
-        stack.data_dir / "datasets" / "interrupted", [(f"ir{n:03d}", image_server.url("paced", n)) for n in range(40)]
+        stack.data_dir / "datasets" / "interrupted",
+        [(f"ir{n:03d}", image_server.url("paced", 3000 + n)) for n in range(40)],
     )
     assert first.post("/gather/download", json={"dataset": str(folder)}).status_code == 202
     first.call(first.app[DATASET_RUN].cancel())  # what a gateway stopping does
