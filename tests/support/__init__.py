@@ -5,6 +5,8 @@ them as `tests.support…` when run as modules (`python -m bench.recommend`)."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +19,9 @@ from viewfinder.embedded.process import free_port
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 TINY_CLIP_DIM = 16
+# Converted models, shared by every stack and test of a session (conftest empties it before and after):
+# each tiny model converts for OpenVINO once, not once per worker process.
+MODEL_CACHE = Path(tempfile.gettempdir()) / f"viewfinder-test-models-{os.getuid()}"
 
 
 class Timeout(AssertionError):
@@ -47,6 +52,7 @@ def stack_settings(data_dir: Path, **changes) -> Settings:
         # failures the security tests make on purpose (tests/handlers/test_auth.py checks the limit).
         auth_failures_per_minute=10_000,
         clip_dim=TINY_CLIP_DIM,
+        model_cache=str(MODEL_CACHE),
         **changes,
     )
 
