@@ -29,17 +29,24 @@ FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/opt/venv/bin:$PATH \
-    HF_HOME=/cache/huggingface \
     VIEWFINDER_DATA_DIR=/home/viewfinder/data
 
 COPY --from=build /opt/venv /opt/venv
 
-# Non-root user. /models and the Hugging Face cache are created here, owned by
-# that user, so fresh named volumes mounted on them inherit the ownership.
+# Non-root user. /models is created here, owned by that user, so a fresh named
+# volume mounted on it inherits the ownership.
 RUN groupadd --system --gid 10001 viewfinder \
  && useradd --system --uid 10001 --gid viewfinder --create-home --home-dir /home/viewfinder viewfinder \
- && mkdir -p /models /cache/huggingface /home/viewfinder/data \
- && chown viewfinder:viewfinder /models /cache/huggingface /home/viewfinder/data
+ && mkdir -p /models /home/viewfinder/data \
+ && chown viewfinder:viewfinder /models /home/viewfinder/data
+
+# The models' weights and their OpenVINO conversions in the image: nothing is
+# downloaded or converted at run time. A machine whose CPU differs in bf16
+# support from the builder's converts once more into the same folder.
+ENV HF_HOME=/opt/huggingface \
+    VIEWFINDER_MODEL_CACHE=/opt/models
+RUN viewfinder models prepare \
+ && chown -R viewfinder:viewfinder /opt/models
 
 # Numeric, so a runtime can tell it is not root without the image's /etc/passwd
 # (Kubernetes' runAsNonRoot; hadolint DL3066).

@@ -1,15 +1,21 @@
-"""Per-stage cost and the pipeline's end-to-end rate against detection alone, in one run.
+"""Per-stage cost and the pipeline's end-to-end rate for each model runtime, in one run on the same photos.
 
 The models are compute-equivalent stand-ins with random weights, built and saved here and
 loaded through the same `from_pretrained` path as real ones: DETR with a ResNet-50 backbone
 (the `facebook/detr-resnet-50` architecture) and CLIP ViT-B/32. Real weights cannot be
 downloaded on the development machines; speed does not depend on the weights' values.
 
-    .venv/bin/python -m bench.stages [--images 16] [--size 800] [--device cpu|cuda] [--batch 1]
-                                     [--no-pipeline]
+    .venv/bin/python -m bench.stages [--images 8] [--size 800] [--batch 1] [--no-pipeline]
+                                     [--runtimes torch-f32,torch-bf16,openvino-f32,openvino-bf16]
 
-On a GPU machine: `--device cuda --batch 32 --images 256 --no-pipeline` (bf16 autocast is on
-for CUDA in the detector and the embedder).
+For each runtime: milliseconds per image for DETR and CLIP (and the time to convert and compile),
+the speed-up over PyTorch fp32, and how far the outputs stray from PyTorch fp32 (max relative
+difference of logits and boxes, share of images with the same labels and counts at threshold 0,
+i.e. every query's label). Then the CPU stages, the cost of a new DETR shape, and the
+whole pipeline's images/s (upload → every stage → sinks, on the embedded stack, with the runtime
+`auto` picks) against detection alone with the same runtime.
+
+On a GPU machine: `--runtimes torch-f32,torch-bf16 --batch 32 --images 256 --no-pipeline`.
 """
 
 from __future__ import annotations
@@ -78,58 +84,113 @@ def photos(n: int) -> list[bytes]:
     return out
 
 
-def median_ms(fn, items) -> float:
-    times = []
-    for item in items:
-        started = time.perf_counter()
-        fn(item)
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
+RUNTIMES = {
+    "torch-f32": ("torch", "f32"),
+    "torch-bf16": ("torch", "bf16"),
+    "openvino-f32": ("openvino", "f32"),
+    "openvino-bf16": ("openvino", "bf16"),
+}
 
 
-def stage_costs(data: list[bytes], detector, embedder, batch: int) -> dict[str, float]:
+def plan_of(name: str, cache: Path):
+    from inference.runtime import choose, native_bf16, usable_cpus
+
+    runtime, precision = RUNTIMES[name]
+    cuda = torch.cuda.is_available() and runtime == "torch"
+    return choose(runtime, precision, cuda=cuda, bf16_native=native_bf16(), cpus=usable_cpus(), cache_dir=cache)
+
+
+def timed(fn) -> tuple[float, object]:
+    started = time.perf_counter()
+    out = fn()
+    return (time.perf_counter() - started) * 1000, out
+
+
+def measure(name: str, detr: Path, clip: Path, size: int, batch: int, detect_in, clip_in, cache: Path) -> dict:
+    """One runtime: prepare time, DETR and CLIP ms/image, raw outputs and tags for the fidelity columns."""
+    from inference.clip import ImageEmbedder
+    from inference.detection import Detector, bucket_for, tags_from_outputs
+
+    plan = plan_of(name, cache)
+    detector = Detector(str(detr), None, plan, threshold=0.0, size=size)
+    embedder = ImageEmbedder(str(clip), None, plan)
+    prepare_ms, _ = timed(lambda: (detector.warm_up(), embedder.session("clip-image")))
+    session = detector.session("detr")
+    prepared = [detector.inputs(im) for im in detect_in]
+    groups = [
+        detector._padded(prepared[i : i + batch], bucket_for(*prepared[i][0].shape[1:], size))
+        for i in range(0, len(prepared), batch)
+    ]
+    # Same bucket within a batch: the photos are all landscape 3:2.
+    for group in groups:
+        session.run(*group)  # compiles each bucket once, outside the timing
+    detr_ms, outputs = timed(lambda: [session.run(*group) for group in groups])
+    logits = np.concatenate([o[0] for o in outputs])
+    boxes = np.concatenate([o[1] for o in outputs])
+    tags = [
+        tags_from_outputs(logits[i], boxes[i], 0.0, im.height, im.width, detector.id2label)
+        for i, im in enumerate(detect_in)
+    ]
+    embedder.embed_images(clip_in[:1])
+    clip_ms, vectors = timed(lambda: [embedder.embed_images([im])[0] for im in clip_in])
+    return {
+        "ran": f"{session.runtime} {session.precision}",
+        "prepare s": prepare_ms / 1000,
+        "detr ms": detr_ms / len(detect_in),
+        "clip ms": clip_ms / len(clip_in),
+        "logits": logits,
+        "boxes": boxes,
+        "tags": tags,
+        "vectors": np.array(vectors),
+        "detector": detector,
+    }
+
+
+def counts(tags: dict) -> dict:
+    return {label: tag["count"] for label, tag in tags.items()}
+
+
+def shape_change_ms(detector, size: int) -> tuple[float, float]:
+    """A portrait photo after landscape ones: its first call (the bucket compiles) and the next."""
+    from PIL import Image
+
+    portrait = Image.new("RGB", (size, round(size * 1.5)), (90, 120, 150))
+    first, _ = timed(lambda: detector.detect([portrait]))
+    again, _ = timed(lambda: detector.detect([portrait]))
+    return first, again
+
+
+def cpu_stage_costs(data: list[bytes], size: int) -> dict[str, float]:
     from core import exif, images
+    from inference.detection import longest_side
     from streams.enrich import colors
 
-    detect_side = round(detector.size * 1333 / 800)
-    decoded = [images.decode_rgb(d, detect_side) for d in data]
-    costs = {
-        "exif": median_ms(exif.extract, data),
-        "decode for detection": median_ms(lambda d: images.decode_rgb(d, detect_side), data),
+    def median_ms(fn) -> float:
+        return statistics.median(timed(lambda d=d: fn(d))[0] for d in data)
+
+    return {
+        "EXIF": median_ms(exif.extract),
+        "decode for detection (draft)": median_ms(lambda d: images.decode_rgb(d, longest_side(size))),
         "colours + thumbnail": median_ms(
             lambda d: (lambda im: (colors.dominant_colors(im), images.jpeg_thumbnail(im, images.THUMB_SIDE)))(
                 images.decode_rgb(d, images.THUMB_SIDE)
-            ),
-            data,
+            )
         ),
-        "clip embedding": median_ms(lambda d: embedder.embed_images([images.decode_rgb(d, images.THUMB_SIDE)]), data),
     }
-    detector.detect(decoded[:1])  # warm-up
-    started = time.perf_counter()
-    for i in range(0, len(decoded), batch):
-        detector.detect(decoded[i : i + batch])
-    costs[f"detection (batch {batch})"] = (time.perf_counter() - started) * 1000 / len(decoded)
-    if detector.device.type == "cpu":  # the CPU has AVX-512 BF16: is autocast worth it here?
-        fp32 = [set(detector.detect([im])[0]) for im in decoded]
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            started = time.perf_counter()
-            bf16 = [set(detector.detect([im])[0]) for im in decoded]
-            costs["detection bf16 autocast"] = (time.perf_counter() - started) * 1000 / len(decoded)
-        costs["bf16 same labels (% images)"] = 100 * sum(a == b for a, b in zip(fp32, bf16)) / len(decoded)
-    return costs
 
 
 def detection_alone_rate(data: list[bytes], detector) -> float:
     from core import images
+    from inference.detection import longest_side
 
-    side = round(detector.size * 1333 / 800)
+    side = longest_side(detector.size)
     started = time.perf_counter()
     for d in data:
         detector.detect([images.decode_rgb(d, side)])
     return len(data) / (time.perf_counter() - started)
 
 
-def pipeline_rate(data: list[bytes], detr: Path, clip: Path, size: int, workdir: Path) -> float:
+def pipeline_rate(data: list[bytes], detr: Path, clip: Path, size: int, workdir: Path, cache: Path) -> float:
     import httpx
 
     from core.settings import Settings
@@ -146,63 +207,119 @@ def pipeline_rate(data: list[bytes], detr: Path, clip: Path, size: int, workdir:
             clip_dim=512,
             detr_threshold=0.5,
             broker_session_timeout=6.0,
+            model_cache=str(cache),
         )
     )
     settings = stack.start()
     try:
-        with httpx.Client(base_url=settings.gateway_url, timeout=120) as client:
-            # Warm-up: the worker loads both models on its first image.
+        headers = {"Authorization": f"Bearer {stack.admin_key}"}
+        with httpx.Client(base_url=settings.gateway_url, headers=headers, timeout=120) as client:
+            # Warm-up: the worker loads both models (and compiles them) on its first image.
             warm = client.post("/gather/uploads", files=[("files", ("warm.jpg", data[0] + b"\0", "image/jpeg"))])
-            wait_enriched(client, warm.json()["ids"])
+            warm.raise_for_status()
+            wait_enriched(client, 1)
             started = time.perf_counter()
             ids = client.post(
                 "/gather/uploads", files=[("files", (f"{i}.jpg", d, "image/jpeg")) for i, d in enumerate(data[1:], 1)]
             ).json()["ids"]
-            wait_enriched(client, ids)
+            wait_enriched(client, 1 + len(ids))
             return len(ids) / (time.perf_counter() - started)
     finally:
         stack.stop()
 
 
-def wait_enriched(client, ids, timeout: float = 1800) -> None:
-    deadline = time.monotonic() + timeout
-    while any(client.get(f"/images/{i}").json()["status"] == "arrived" for i in ids):
-        if time.monotonic() > deadline:
-            raise TimeoutError("pipeline did not finish")
-        time.sleep(0.5)
+def wait_enriched(client, count: int) -> None:
+    """Until ``count`` images in all are enriched (or failed): one status request a poll."""
+    from tests.support import poll
+
+    def done() -> bool:
+        status = client.get("/gather/status").json()["pipeline"]
+        return status["enriched"] + status["failed"] >= count
+
+    poll(done, 1800, interval=0.1, what="every image to be enriched")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--images", type=int, default=16)
+    parser.add_argument("--images", type=int, default=8)
     parser.add_argument("--size", type=int, default=800, help="detector short side")
-    parser.add_argument("--device", default=None)
     parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--runtimes", default=",".join(RUNTIMES), help="comma-separated; the first is the reference")
     parser.add_argument("--no-pipeline", action="store_true", help="skip the end-to-end run")
+    parser.add_argument(
+        "--pipeline-images", type=int, default=48, help="images streamed end to end (and detected alone), default 48"
+    )
     args = parser.parse_args()
+    names = args.runtimes.split(",")
 
-    from inference.clip import ImageEmbedder
-    from inference.detection import Detector
+    from core import images
+    from inference.detection import longest_side
+    from inference.runtime import plan_for
+    from inference.sessions import relative_difference
 
     workdir = Path(tempfile.mkdtemp(prefix="viewfinder-bench-"))
     workdir.chmod(0o755)
+    cache = workdir / "converted"
     detr, clip = build_models(workdir / "models")
-    detector = Detector(str(detr), threshold=0.5, size=args.size, device=args.device)
-    embedder = ImageEmbedder(str(clip), device=args.device)
     data = photos(args.images)
+    detect_in = [images.decode_rgb(d, longest_side(args.size)) for d in data]
+    clip_in = [images.decode_rgb(d, images.THUMB_SIDE) for d in data]
     print(
-        f"device {detector.device}, torch threads {torch.get_num_threads()}, {len(data)} images of 1080x720, "
-        f"detector short side {args.size}"
+        f"{len(data)} images of 1080x720, detector short side {args.size}, batch {args.batch}, {names[0]} the reference"
     )
-    for stage, ms in stage_costs(data, detector, embedder, args.batch).items():
-        print(f"  {stage:<28} {ms:8.1f}" + ("" if stage.startswith("bf16 same") else " ms/image"))
+
+    results = {}
+    for name in names:
+        results[name] = measure(name, detr, clip, args.size, args.batch, detect_in, clip_in, cache)
+        print(f"  measured {name} ({results[name]['ran']})", flush=True)
+    ref = results[names[0]]
+    print()
+    print(
+        "| runtime | prepare s | DETR ms/image | vs ref | logits, boxes: max rel. diff | same labels | "
+        "CLIP ms/image | vs ref | vectors: max rel. diff |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, r in results.items():
+        same = 100 * sum(counts(a) == counts(b) for a, b in zip(ref["tags"], r["tags"])) / len(data)
+        logits, boxes = (relative_difference(ref[k], r[k]) for k in ("logits", "boxes"))
+        cells = [
+            f"{name} ({r['ran']})",
+            f"{r['prepare s']:.1f}",
+            f"{r['detr ms']:.0f}",
+            f"{ref['detr ms'] / r['detr ms']:.2f}×",
+            f"{logits:.1e}, {boxes:.1e}",
+            f"{same:.0f} %",
+            f"{r['clip ms']:.1f}",
+            f"{ref['clip ms'] / r['clip ms']:.2f}×",
+            f"{relative_difference(ref['vectors'], r['vectors']):.1e}",
+        ]
+        print("| " + " | ".join(cells) + " |")
+    print()
+    for name, r in results.items():
+        if name.startswith("openvino"):
+            first, again = shape_change_ms(r["detector"], args.size)
+            print(f"new shape, {name}: first portrait photo {first:.0f} ms (compiles its bucket), next {again:.0f} ms")
+    for stage, ms in cpu_stage_costs(data, args.size).items():
+        print(f"  {stage:<30} {ms:8.1f} ms/image")
     if args.no_pipeline:
         return
-    alone = detection_alone_rate(data[1:], detector)
-    del detector, embedder
-    whole = pipeline_rate(data, detr, clip, args.size, workdir)
-    print(f"detection alone:  {alone:.2f} images/s")
-    print(f"whole pipeline:   {whole:.2f} images/s  ({100 * whole / alone:.0f}% of detection alone)")
+
+    from core.settings import Settings
+
+    auto = plan_for(Settings.from_env({}))
+    chosen = f"{auto.runtime}-{auto.precision}"
+    detector = (
+        results[chosen]["detector"]
+        if chosen in results
+        else measure(chosen, detr, clip, args.size, 1, detect_in[:1], clip_in[:1], cache)["detector"]
+    )
+    stream = photos(args.pipeline_images + 1)
+    alone = detection_alone_rate(stream[1:], detector)
+    results.clear()
+    whole = pipeline_rate(stream, detr, clip, args.size, workdir, cache)
+    print(f"auto runtime: {auto.describe()}")
+    print(f"detection alone (decode, preprocess, DETR): {alone:.2f} images/s")
+    print(f"whole pipeline: {whole:.2f} images/s ({100 * whole / alone:.0f}% of detection alone)")
 
 
 if __name__ == "__main__":

@@ -135,22 +135,26 @@ class OpenVINOSession:
                 stored = json.loads(meta.read_text())
                 if stored.get("key") != key:
                     raise ValueError("the key differs")
+                if stored.get("files") != _digests(folder):
+                    raise ValueError("its files differ from what was written")
                 return self._core.read_model(str(folder / "model.xml"))
             except Exception as exc:  # corrupt XML, truncated weights, unreadable meta: convert afresh
                 log.warning("converted %s model in %s is unusable, rebuilding: %s", self.graph.name, folder, exc)
+                shutil.rmtree(folder, ignore_errors=True)
         started = time.monotonic()
         model = self._convert(ov)
         root.mkdir(parents=True, exist_ok=True)
-        # Written beside, then renamed into place: a reader sees a whole entry or none, and two
-        # processes converting at once each leave a whole one.
+        # Written beside, then renamed into place: a reader sees a whole entry or none. When two
+        # processes convert at once, the first rename wins and the second finds the folder taken.
         building = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=root))
         try:
             ov.save_model(model, str(building / "model.xml"), compress_to_fp16=False)
-            (building / "meta.json").write_text(json.dumps({"key": key, "seconds": time.monotonic() - started}))
-            shutil.rmtree(folder, ignore_errors=True)
+            meta_text = json.dumps({"key": key, "files": _digests(building), "seconds": time.monotonic() - started})
+            (building / "meta.json").write_text(meta_text)
             os.replace(building, folder)
         except OSError as exc:
-            log.warning("cannot keep the converted %s model in %s: %s", self.graph.name, root, exc)
+            if not (folder / "meta.json").is_file():
+                log.warning("cannot keep the converted %s model in %s: %s", self.graph.name, root, exc)
         finally:
             shutil.rmtree(building, ignore_errors=True)
         log.info("converted %s for OpenVINO in %.1fs", self.graph.name, time.monotonic() - started)
@@ -203,7 +207,12 @@ class OpenVINOSession:
         ]
 
     def run(self, *arrays: np.ndarray) -> list[np.ndarray]:
-        return self._infer(arrays, self.precision)
+        if not self.graph.static or len(arrays[0]) <= 1:
+            return self._infer(arrays, self.precision)
+        # One image at a time: a CPU gains nothing from batching DETR, and every batch size
+        # would be another shape to compile (seconds each).
+        rows = [self._infer(tuple(a[i : i + 1] for a in arrays), self.precision) for i in range(len(arrays[0]))]
+        return [np.concatenate(parts) for parts in zip(*rows)]
 
     def _bf16_holds(self) -> bool:
         """bf16 on the example input against f32: within BF16_BOUND, remembered beside the converted model."""
@@ -225,6 +234,18 @@ class OpenVINOSession:
         except OSError:
             pass
         return holds
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    """SHA-256 of the converted model's files: a flipped bit is caught, not only a truncation."""
+    out = {}
+    for name in ("model.xml", "model.bin"):
+        digest = hashlib.sha256()
+        with open(folder / name, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        out[name] = digest.hexdigest()
+    return out
 
 
 _said: set[str] = set()

@@ -223,7 +223,7 @@ class Stages:
 
 def _detect_all(detector, decoded: list) -> list[dict]:
     # On a CPU, batch 1 beats larger batches per image (padding, cache); a GPU wants them all.
-    step = 1 if detector.device.type == "cpu" else len(decoded)
+    step = 1 if detector.plan.device == "cpu" else len(decoded)
     return [tags for i in range(0, len(decoded), step) for tags in detector.detect(decoded[i : i + step])]
 
 

@@ -98,6 +98,56 @@ def cmd_dashboard(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_models(args, settings: Settings) -> int:
+    from inference.loading import ModelUnavailable
+    from inference.prepare import RUNTIMES, compare_labels, prepare
+    from inference.runtime import plan_for
+
+    try:
+        if args.action == "prepare":
+            print(f"models run with {plan_for(settings).describe()}")
+            for name, ran, seconds in prepare(settings):
+                print(f"{name}: ready in {seconds:.1f}s ({'; '.join(f'{g}: {r}' for g, r in ran.items())})")
+            return 0
+        names = [n.strip() for n in args.runtimes.split(",") if n.strip()]
+        unknown = [n for n in names if n not in RUNTIMES]
+        if unknown or not names:
+            print(f"error: unknown runtime {', '.join(unknown)}; choose from {', '.join(RUNTIMES)}", file=sys.stderr)
+            return 2
+        results, ran = compare_labels(settings, args.photos, names)
+    except ModelUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    reference, *others = list(results)
+    differ = 0
+    for i, photo in enumerate(args.photos):
+        print(photo)
+        for name in results:
+            tags = results[name][i]
+            shown = ", ".join(f"{label} ×{tag['count']} ({tag['score']:.2f})" for label, tag in tags.items()) or "-"
+            print(f"  {name:<14} {shown}{'' if name == reference else _against(results[reference][i], tags, reference)}")
+            differ += name != reference and _counts(tags) != _counts(results[reference][i])
+    print(f"ran: {'; '.join(f'{name}: {r}' for name, r in ran.items())}")
+    print(f"{differ} of {len(args.photos) * len(others)} label sets differ from {reference}'s")
+    return 1 if differ and all(name.endswith("f32") for name in results) else 0
+
+
+def _counts(tags: dict) -> dict:
+    return {label: tag["count"] for label, tag in tags.items()}
+
+
+def _against(reference: dict, tags: dict, name: str) -> str:
+    """How ``tags`` compare with ``reference``'s: the labels and counts, then how far scores and boxes moved."""
+    if _counts(tags) != _counts(reference):
+        return f"  ≠ {name}"
+    scores = max((abs(tags[k]["score"] - t["score"]) for k, t in reference.items()), default=0.0)
+    pixels = max(
+        (abs(a - b) for k, t in reference.items() for ra, rb in zip(t["boxes"], tags[k]["boxes"]) for a, b in zip(ra, rb)),
+        default=0,
+    )
+    return f"  = {name} (scores ±{scores:.4f}, boxes ±{pixels} px)"
+
+
 def cmd_index(args, settings: Settings) -> int:
     from .embedded.index import serve
 
@@ -400,6 +450,19 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("dashboard", help="run the Bokeh dashboard server").set_defaults(func=cmd_dashboard)
     sub.add_parser("migrate", help="create tables, topics, bucket and vector collection").set_defaults(func=cmd_migrate)
     sub.add_parser("redrive", help="re-publish images whose enrichment did not finish").set_defaults(func=cmd_redrive)
+    models = sub.add_parser("models", help="prepare the models ahead of time, or compare runtimes' labels")
+    model_actions = models.add_subparsers(dest="action", required=True)
+    model_actions.add_parser(
+        "prepare", help="load, convert and compile DETR, CLIP and the text model for this machine's runtime"
+    )
+    compare = model_actions.add_parser("compare", help="the detector's labels on your photos under each runtime")
+    compare.add_argument("photos", nargs="+", type=Path)
+    compare.add_argument(
+        "--runtimes",
+        default="torch-f32,openvino-f32,openvino-bf16",
+        help="comma-separated, the first the reference: torch-f32, torch-bf16, openvino-f32, openvino-bf16",
+    )
+    models.set_defaults(func=cmd_models)
     idx = sub.add_parser("index", help="serve the embedded vector index (started by `up`)")
     idx.add_argument("--path", required=True)
     idx.add_argument("--host", default="127.0.0.1")

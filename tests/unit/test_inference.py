@@ -220,9 +220,16 @@ def test_converted_model_is_reused_and_a_corrupt_one_rebuilt(folders, tmp_path, 
     assert again.session("detr").folder == folder and (folder / "model.xml").stat().st_mtime_ns == written
     assert not [r for r in caplog.records if "converted" in r.getMessage()]
 
-    (folder / "model.bin").write_bytes(b"\0" * 10)  # a truncated weights file
+    weights = bytearray((folder / "model.bin").read_bytes())
+    weights[len(weights) // 2] ^= 0xFF  # one flipped byte, same size
+    (folder / "model.bin").write_bytes(bytes(weights))
     rebuilt = Detector(str(detr), None, p, threshold=0.0, size=64)
     assert rebuilt.detect(photos()) == expected
+    assert any("unusable, rebuilding" in r.getMessage() for r in caplog.records)
+
+    caplog.clear()
+    (folder / "model.bin").write_bytes(b"\0" * 10)  # a truncated one
+    assert Detector(str(detr), None, p, threshold=0.0, size=64).detect(photos()) == expected
     assert any("unusable, rebuilding" in r.getMessage() for r in caplog.records)
 
     other = Detector(str(detr), None, p, threshold=0.0, size=96)  # another input size: another entry
@@ -275,3 +282,26 @@ def test_pytorch_session_under_bf16_autocast_stays_close(detectors, folders):
         for a, b in zip(expected, got)
     ]
     assert 0 < max(differences) <= BF16_BOUND
+
+
+# -- the command line ------------------------------------------------------------------------
+def test_models_compare_and_prepare_from_the_command_line(folders, tmp_path, monkeypatch, capsys):
+    from viewfinder.cli import main
+
+    detr, clip, cache = folders
+    photo = tmp_path / "photo.jpg"
+    sample_photo().save(photo)
+    env = {"DETR_MODEL": str(detr), "DETR_SIZE": "64", "DETR_THRESHOLD": "0.0", "CLIP_MODEL": str(clip)}
+    for name, value in {**env, "MODEL_CACHE": str(cache), "PRECISION": "f32"}.items():
+        monkeypatch.setenv(f"VIEWFINDER_{name}", value)
+
+    assert main(["models", "compare", str(photo), "--runtimes", "torch-f32,openvino-f32"]) == 0
+    out = capsys.readouterr().out
+    assert "openvino-f32   " in out and "= torch-f32 (scores ±0.0000" in out
+    assert "0 of 1 label sets differ from torch-f32's" in out
+    assert main(["models", "compare", str(photo), "--runtimes", "onnx"]) == 2
+    assert "unknown runtime onnx" in capsys.readouterr().err
+
+    assert main(["models", "prepare"]) == 0
+    out = capsys.readouterr().out
+    assert "detection: ready" in out and "clip-image: openvino f32" in out and "text: openvino f32" in out
