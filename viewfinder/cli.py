@@ -125,7 +125,8 @@ def cmd_models(args, settings: Settings) -> int:
         for name in results:
             tags = results[name][i]
             shown = ", ".join(f"{label} ×{tag['count']} ({tag['score']:.2f})" for label, tag in tags.items()) or "-"
-            print(f"  {name:<14} {shown}{'' if name == reference else _against(results[reference][i], tags, reference)}")
+            versus = "" if name == reference else _against(results[reference][i], tags, reference)
+            print(f"  {name:<14} {shown}{versus}")
             differ += name != reference and _counts(tags) != _counts(results[reference][i])
     print(f"ran: {'; '.join(f'{name}: {r}' for name, r in ran.items())}")
     print(f"{differ} of {len(args.photos) * len(others)} label sets differ from {reference}'s")
@@ -142,7 +143,12 @@ def _against(reference: dict, tags: dict, name: str) -> str:
         return f"  ≠ {name}"
     scores = max((abs(tags[k]["score"] - t["score"]) for k, t in reference.items()), default=0.0)
     pixels = max(
-        (abs(a - b) for k, t in reference.items() for ra, rb in zip(t["boxes"], tags[k]["boxes"]) for a, b in zip(ra, rb)),
+        (
+            abs(a - b)
+            for label, tag in reference.items()
+            for ours, theirs in zip(tag["boxes"], tags[label]["boxes"])
+            for a, b in zip(ours, theirs)
+        ),
         default=0,
     )
     return f"  = {name} (scores ±{scores:.4f}, boxes ±{pixels} px)"
