@@ -216,7 +216,7 @@ SCHEMAS: dict[str, Schema] = {
             {
                 "label": NULLABLE_TEXT,
                 "score": {"type": "number"},
-                "via": {"type": "string", "description": "exact, lemma, embedding, keyword … or none"},
+                "via": {"type": "string", "description": "exact, lemma, wordnet, embedding, keyword … or none"},
             },
             required=("label", "score", "via"),
         ),

@@ -104,9 +104,7 @@ class Lexicon:
                 found = sorted(self._labels[s.name()] for s in frontier if s.name() in self._labels)
                 if found:
                     return Hit(found[0], depth, sense)
-                frontier = [
-                    h for s in frontier for h in s.hypernyms() + s.instance_hypernyms() if h.name() not in seen
-                ]
+                frontier = [h for s in frontier for h in s.hypernyms() + s.instance_hypernyms() if h.name() not in seen]
                 seen.update(h.name() for h in frontier)
         return None
 

