@@ -273,7 +273,8 @@ def test_free_text_tags_resolve_by_meaning(uploaded, gateway):
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["resolved_tags"] == {"puppy": "dog", "mammoth": "elephant"}
-    assert body["tag_resolution"]["puppy"]["via"] == "embedding" and body["tag_resolution"]["puppy"]["score"] > 0.6
+    puppy = body["tag_resolution"]["puppy"]
+    assert puppy["via"] in ("wordnet", "embedding") and puppy["score"] > 0.6  # by meaning: WordNet, the text model
     # The tiny random detector calls everything an elephant, so elephants are what there is to find.
     top = body["results"][0]["why"]["tags"]
     assert top["matched"] == ["elephant"] and top["resolved_from"] == {"elephant": ["mammoth"]}
