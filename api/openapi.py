@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from core import perceptual
 from core.ids import ID_PATTERN
 from query.analytics import graphs
 from query.recommendation import ranking
@@ -123,6 +124,12 @@ def _preferences(with_user: bool) -> Schema:
         ),
         "make": nullable({"type": "string", "description": "camera brand, compared case-insensitively"}),
         "limit": whole(1, ranking.MAX_LIMIT, "how many results", 10),
+        "group_duplicates": nullable(
+            {
+                "type": "boolean",
+                "description": "one result per near-duplicate group (default true); `why` counts those folded",
+            }
+        ),
     }
     if with_user:
         properties["user"] = nullable(
@@ -253,10 +260,33 @@ SCHEMAS: dict[str, Schema] = {
             "colors": {"type": ["array", "null"], "items": ref("Color4")},
             "country": NULLABLE_TEXT,
             "dead_letters": {"type": "array", "items": {"type": "object"}},
+            "near_duplicates": {
+                "type": "array",
+                "items": ref("NearDuplicate"),
+                "description": "the same photo resized, re-encoded, lightly cropped or brightened; nearest first",
+            },
             "url": {"type": "string"},
             "thumbnail": {"type": "string"},
         },
-        required=("id", "status", "width", "height", "orientation", "exif", "tags", "colors", "country"),
+        required=(
+            "id",
+            "status",
+            "width",
+            "height",
+            "orientation",
+            "exif",
+            "tags",
+            "colors",
+            "country",
+            "near_duplicates",
+        ),
+    ),
+    "NearDuplicate": obj(
+        {
+            "id": ref("ImageId"),
+            "distance": {"type": "integer", "minimum": 0, "maximum": 64, "description": "bits of 64 that differ"},
+        },
+        required=("id", "distance"),
     ),
     "User": obj(
         {
@@ -521,6 +551,28 @@ DETAILS: dict[tuple[str, str], dict[str, Any]] = {
         "tags": ["images"],
         "parameters": [IMAGE_ID_PARAM],
         "responses": {"200": ok(ref("Image"), "everything stored about the image"), "404": error("no such image")},
+    },
+    ("GET", "/images/{id}/duplicates"): {
+        "tags": ["images"],
+        "parameters": [
+            IMAGE_ID_PARAM,
+            query("within", whole(0, 32, "bits", perceptual.NEAR), "the most bits of 64 that may differ"),
+        ],
+        "responses": {
+            "200": ok(
+                obj(
+                    {
+                        "id": ref("ImageId"),
+                        "within": {"type": "integer"},
+                        "near_duplicates": {"type": "array", "items": ref("NearDuplicate")},
+                    },
+                    required=("id", "within", "near_duplicates"),
+                ),
+                "the image's near-duplicates, nearest first",
+            ),
+            "400": error("a bad `within`"),
+            "404": error("no such image"),
+        },
     },
     ("GET", "/cdn/show/{id}"): {
         "tags": ["images"],

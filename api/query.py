@@ -6,6 +6,7 @@ import asyncio
 
 from aiohttp import web
 
+from core import perceptual
 from core.ids import is_image_id
 from core.images import THUMB_SIDE, decode_rgb, jpeg_thumbnail, thumbnail_key
 from query.recommendation import evaluation, ranking, service
@@ -18,9 +19,11 @@ NAMESAKES_LISTED = 10  # ids listed when several images have the file name asked
 
 async def image(request: web.Request) -> web.Response:
     iid = image_id_param(request)
-    row = await asyncio.to_thread(request.app[SERVICES].db.images.get, iid)
+    images = request.app[SERVICES].db.images
+    row = await asyncio.to_thread(images.get, iid)
     if row is None:
         raise web.HTTPNotFound(text=f"no image {iid}")
+    near = await asyncio.to_thread(images.near_duplicates, iid, perceptual.NEAR)
     return json_response(
         {
             "id": row["id"],
@@ -42,10 +45,22 @@ async def image(request: web.Request) -> web.Response:
             "colors": row["colors"],
             "country": row["country"],
             "dead_letters": row["dead_letters"],
+            "near_duplicates": near,
             "url": f"/cdn/show/{iid}",
             "thumbnail": f"/cdn/show/{iid}?size=thumb",
         }
     )
+
+
+async def duplicates(request: web.Request) -> web.Response:
+    """The image's near-duplicates (same photo resized, re-encoded, lightly cropped or brightened), nearest first."""
+    iid = image_id_param(request)
+    images = request.app[SERVICES].db.images
+    if await asyncio.to_thread(images.get, iid) is None:
+        raise web.HTTPNotFound(text=f"no image {iid}")
+    within = int_param(request.query, "within", perceptual.NEAR, 0, 32)
+    near = await asyncio.to_thread(images.near_duplicates, iid, within)
+    return json_response({"id": iid, "within": within, "near_duplicates": near})
 
 
 async def show(request: web.Request) -> web.StreamResponse:

@@ -32,6 +32,7 @@ ROUTES = (
     Route("GET", "/gather/deadletters", gather.dead_letters, "read", "images that failed a stage, with the reason"),
     Route("POST", "/gather/deadletters/retry", gather.retry_dead_letters, "admin", "send failed images again"),
     Route("GET", "/images/{id}", query.image, "read", "everything stored about one image"),
+    Route("GET", "/images/{id}/duplicates", query.duplicates, "read", "the image's near-duplicates"),
     Route("GET", "/cdn/show/{id}", query.show, "read", "the stored image, or its thumbnail"),
     Route("POST", "/recommend/recommend", query.recommend, "read", "ranked images for preferences, with why"),
     Route("GET", "/recommend/similar/{id}", query.similar, "read", "more like this"),

@@ -35,6 +35,7 @@ class ObjectsDetected(ExifExtracted, namespace="viewfinder.image.detected.v1"):
 
 class ColorsExtracted(ObjectsDetected, namespace="viewfinder.image.colors.v1"):
     colors: list  # [{hex, coverage, name}], largest coverage first
+    phash: int | None = None  # 64-bit perceptual hash (core.perceptual); None in events made before it
 
 
 class ImageEnriched(ColorsExtracted, namespace="viewfinder.image.enriched.v1"):

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from functools import partial
 
 from connectors.errors import unreachable
-from core import exif, images
+from core import exif, images, perceptual
 from core.images import BadImage
 from schemas.pipeline import DEAD_LETTERS, FEEDBACK, STAGES
 from schemas.records import ColorsExtracted, DeadLetter, ExifExtracted, ImageEnriched, ObjectsDetected
@@ -152,9 +152,10 @@ class Stages:
             # One decode serves both: the CDN's thumbnail, stored once, and the colours.
             image = images.decode_rgb(data, max_side=images.THUMB_SIDE, max_pixels=max_pixels)
             store.put(images.thumbnail_key(event.id), images.jpeg_thumbnail(image, images.THUMB_SIDE), "image/jpeg")
-            return [s.as_dict() for s in colors.dominant_colors(image)]
+            return [s.as_dict() for s in colors.dominant_colors(image)], perceptual.phash(image)
 
-        return ColorsExtracted(**event.asdict(), colors=await asyncio.to_thread(run))
+        found, phash = await asyncio.to_thread(run)
+        return ColorsExtracted(**event.asdict(), colors=found, phash=phash)
 
     async def embed(self, event) -> ImageEnriched:
         vectors = await asyncio.to_thread(embedding.vectors, event.colors)

@@ -8,6 +8,7 @@ from datetime import datetime
 
 import psycopg2.extras
 
+from core import perceptual
 from schemas.pipeline import STAGES, passed
 
 from .brands import brand_key_sql
@@ -154,6 +155,25 @@ class Images:
             row["dead_letters"] = cur.fetchall()
             return row
 
+    def near_duplicates(self, image_id: str, within: int, limit: int = 50) -> list[dict]:
+        """Images near-duplicate to this one (core.perceptual.alike: hashes within ``within`` bits,
+        the same colours), nearest first."""
+        with self.db.cursor() as cur:
+            cur.execute(
+                """SELECT other.id, bit_count((other.phash # this.phash)::bit(64)) AS distance,
+                          other.colors AS theirs, this.colors AS ours
+                   FROM images this JOIN images other ON other.id <> this.id AND other.phash IS NOT NULL
+                   WHERE this.id = %s AND this.phash IS NOT NULL
+                     AND bit_count((other.phash # this.phash)::bit(64)) <= %s
+                   ORDER BY distance, other.id""",
+                (image_id, within),
+            )
+            rows = cur.fetchall()
+        same = [
+            r for r in rows if perceptual.colour_likeness(r["ours"] or [], r["theirs"] or []) >= perceptual.SAME_COLOURS
+        ]
+        return [{"id": r["id"], "distance": int(r["distance"])} for r in same[:limit]]
+
     def by_status(self, status: str, limit: int = 1000, after: str = "") -> list[dict]:
         with self.db.cursor() as cur:
             cur.execute(
@@ -259,7 +279,7 @@ def _save_enriched(cur, event) -> None:
                stage = %s,
                width = %s, height = %s, orientation = %s, make = %s, model = %s, taken_at = %s, iso = %s,
                latitude = %s, longitude = %s, altitude = %s, exif = %s, tags_status = %s, colors = %s,
-               embedding_status = %s, country = COALESCE(%s, country)
+               embedding_status = %s, country = COALESCE(%s, country), phash = COALESCE(%s, phash)
            WHERE id = %s""",
         (
             len(STAGES),
@@ -278,6 +298,7 @@ def _save_enriched(cur, event) -> None:
             json.dumps(event.colors),
             event.embedding_status,
             event.country,
+            event.phash,
             event.id,
         ),
     )

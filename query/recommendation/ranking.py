@@ -37,12 +37,13 @@ class Preferences:
     tags: list[str] = field(default_factory=list)
     make: str | None = None
     limit: int = 10
+    group_duplicates: bool = True  # one result per near-duplicate group
 
 
 def parse_preferences(body) -> Preferences:
     if not isinstance(body, dict):
         raise PreferenceError("expected a JSON object of preferences")
-    unknown = set(body) - {"color", "width", "height", "orientation", "tags", "make", "limit"}
+    unknown = set(body) - {"color", "width", "height", "orientation", "tags", "make", "limit", "group_duplicates"}
     if unknown:
         raise PreferenceError(f"unknown preference(s): {', '.join(sorted(unknown))}")
     prefs = Preferences()
@@ -86,6 +87,11 @@ def parse_preferences(body) -> Preferences:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise PreferenceError(f"limit must be a whole number between 1 and {MAX_LIMIT}, got {limit!r}")
     prefs.limit = limit
+    group = body.get("group_duplicates")
+    if group is not None:
+        if not isinstance(group, bool):
+            raise PreferenceError(f"group_duplicates must be true or false, got {group!r}")
+        prefs.group_duplicates = group
     return prefs
 
 

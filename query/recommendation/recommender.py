@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core import perceptual
 from core.colors import PALETTE_DIM, palette_vector
 
 from . import ranking
@@ -94,9 +95,16 @@ def recommend(
         (v * stated + fits[iid]) / (stated + 1) if iid in fits else v
         for iid, v in zip(ids, ranking.values(prefs, payloads, resolved))
     ]
-    top = sorted(range(len(ids)), key=lambda i: (-totals[i], ids[i]))[: prefs.limit]
+    order = sorted(range(len(ids)), key=lambda i: (-totals[i], ids[i]))
+    if prefs.group_duplicates:
+        marks = [(p["phash"], p.get("colors") or []) if p.get("phash") is not None else None for p in payloads]
+        top, folded = fold_near_duplicates(order, marks, prefs.limit)
+    else:
+        top, folded = order[: prefs.limit], {}
     results = []
     for i, (_, why) in zip(top, ranking.scores(prefs, [payloads[i] for i in top], resolved)):
+        if folded.get(i):
+            why["near_duplicates_folded"] = folded[i]
         if ids[i] in fits:
             why["feedback"] = {
                 "fit": round(fits[ids[i]], 3),
@@ -105,6 +113,31 @@ def recommend(
             }
         results.append(result(ids[i], totals[i], why, payloads[i]))
     return results
+
+
+def fold_near_duplicates(
+    order: list[int], marks: list[tuple[int, list] | None], limit: int, within: int = perceptual.NEAR
+) -> tuple[list[int], dict[int, int]]:
+    """The first ``limit`` of ``order`` that are no near-duplicate of one taken before (best first),
+    and for each taken, how many of its near-duplicates were passed over to fill the page.
+    ``marks``: each candidate's (perceptual hash, dominant colours), None where it has no hash."""
+    kept: list[int] = []
+    marked: list[tuple[int, tuple[int, list]]] = []  # (kept index, its (hash, colours)) for those that have them
+    folded: dict[int, int] = {}
+    for i in order:
+        if len(kept) == limit:
+            break
+        mine = marks[i]
+        home = None
+        if mine is not None:
+            home = next((k for k, theirs in marked if perceptual.alike(*mine, *theirs, within=within)), None)
+        if home is not None:
+            folded[home] = folded.get(home, 0) + 1
+            continue
+        kept.append(i)
+        if mine is not None:
+            marked.append((i, mine))
+    return kept, folded
 
 
 def similar(index, image_id: str, limit: int) -> tuple[str, list[dict]] | None:

@@ -24,4 +24,5 @@ def payload(event, keywords: Sequence[str] = ()) -> dict:
         "year": int(taken[:4]) if taken[:4].isdigit() else None,
         "tags": sorted(set(event.tags or {}) | set(keywords)),
         "colors": [{"hex": c["hex"], "coverage": c["coverage"]} for c in event.colors],
+        "phash": event.phash,  # near-duplicates fold into one result (query.recommendation.recommender)
     }

@@ -7,7 +7,9 @@ import io
 import pytest
 from PIL import Image, ImageEnhance
 
-from core.perceptual import NEAR, distance, near_duplicates, phash
+from core.images import THUMB_SIDE
+from core.perceptual import NEAR, SAME_COLOURS, alike, colour_likeness, distance, phash
+from streams.enrich.colors import dominant_colors
 from tests.support.photos import gradient, sample_photo
 
 
@@ -45,7 +47,18 @@ COPIES = {
 def test_copies_are_near_duplicates(photo, change):
     original = photo()
     copy = COPIES[change](original)
-    assert near_duplicates(phash(original), phash(copy)), distance(phash(original), phash(copy))
+    assert alike(*marks(original), *marks(copy)), (distance(phash(original), phash(copy)), likeness(original, copy))
+
+
+def marks(image: Image.Image) -> tuple[int, list[dict]]:
+    """What the pipeline keeps of an image for this: the hash and dominant colours of its thumbnail-sized decode."""
+    small = image.convert("RGB")
+    small.thumbnail((THUMB_SIDE, THUMB_SIDE))
+    return phash(small), [c.as_dict() for c in dominant_colors(small)]
+
+
+def likeness(a: Image.Image, b: Image.Image) -> float:
+    return colour_likeness(marks(a)[1], marks(b)[1])
 
 
 def same_colours_other_scene(image: Image.Image) -> Image.Image:
@@ -70,6 +83,16 @@ def test_different_photos_are_far_apart_even_in_the_same_colours():
     }
     for name, (a, b) in pairs.items():
         assert distance(phash(a), phash(b)) > 2 * NEAR, name
+        assert not alike(*marks(a), *marks(b)), name
+
+
+def test_one_layout_in_other_colours_is_another_picture():
+    # Light and dark alike, so the hashes are close; the colours tell them apart.
+    layout = sample_photo().convert("L")
+    red = Image.merge("RGB", (layout, layout.point(lambda v: v // 4), layout.point(lambda v: v // 4)))
+    green = Image.merge("RGB", (layout.point(lambda v: v // 4), layout, layout.point(lambda v: v // 4)))
+    assert distance(phash(red), phash(green)) <= NEAR
+    assert likeness(red, green) < SAME_COLOURS and not alike(*marks(red), *marks(green))
 
 
 def test_hash_is_a_signed_64_bit_int_and_stable():
