@@ -109,9 +109,11 @@ class OpenVINOSession:
         self.precision = plan.precision
         self._compiled: dict[tuple, Any] = {}
         self._lock = threading.Lock()
-        if plan.verify_bf16 and plan.precision == "bf16" and not self._bf16_holds():
-            self.precision = "f32"
-            self._compiled.clear()
+        if plan.verify_bf16 and plan.precision == "bf16":
+            if not self._bf16_holds():
+                self.precision = "f32"
+            # The check compiled both precisions: keep only the one that runs (DETR-R50's is ~170 MB).
+            self._compiled = {key: c for key, c in self._compiled.items() if key[0] == self.precision}
 
     # -- the converted model, cached on disk ------------------------------------------------
     def cache_key(self, version: str) -> dict:

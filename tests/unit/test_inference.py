@@ -258,6 +258,7 @@ def test_bf16_that_strays_past_the_bound_runs_in_f32(folders, tmp_path, monkeypa
     session = Detector(str(detr), None, auto, threshold=0.0, size=64).session("detr")
     assert session.precision == "f32"
     assert not json.loads((session.folder / "bf16.json").read_text())["holds"]
+    assert session._compiled and all(precision == "f32" for precision, _ in session._compiled)
 
 
 def test_one_instance_per_process_for_the_same_weights(folders, tmp_path):
