@@ -258,6 +258,11 @@ SCHEMAS: dict[str, Schema] = {
                 "description": "label → {count, score, boxes}; null unless tags_status is ok",
             },
             "colors": {"type": ["array", "null"], "items": ref("Color4")},
+            "clip_tags": {
+                "type": ["object", "null"],
+                "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1},
+                "description": "label → CLIP zero-shot probability over the open vocabulary; null without CLIP",
+            },
             "country": NULLABLE_TEXT,
             "dead_letters": {"type": "array", "items": {"type": "object"}},
             "near_duplicates": {

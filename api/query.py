@@ -42,6 +42,7 @@ async def image(request: web.Request) -> web.Response:
             "tags_status": row["tags_status"],
             "embedding_status": row["embedding_status"],
             "tags": row["tags"] if row["tags_status"] == "ok" else None,
+            "clip_tags": row["clip_tags"],
             "colors": row["colors"],
             "country": row["country"],
             "dead_letters": row["dead_letters"],

@@ -88,6 +88,11 @@ class Settings:
     )
     clip_revision: str = field(default="", metadata={"doc": "CLIP model revision (ignored for local folders)"})
     clip_dim: int = field(default=512, metadata={"doc": "CLIP embedding size; fixed when the collection is created"})
+    clip_tag_threshold: float = field(
+        default=0.1,
+        metadata={"doc": "least CLIP zero-shot probability (over the open vocabulary) for a label to tag an image"},
+    )
+    clip_tag_limit: int = field(default=3, metadata={"doc": "most CLIP zero-shot labels an image gets"})
     text_model: str = field(
         default="",
         metadata={

@@ -12,6 +12,8 @@ from .runtime import Plan
 from .sessions import Graph, Input
 
 _DECIMALS = 6
+# Prompt ensembling (CLIP paper, §3.1.4): a label reads as a caption, averaged over phrasings.
+PROMPTS = ("a photo of a {}.", "a photo of the {}.", "a close-up photo of a {}.", "a picture of a {}.", "{}")
 
 
 def _features(output):
@@ -52,6 +54,7 @@ class ImageEmbedder(InferenceModel):
         self.tokenizer = AutoTokenizer.from_pretrained(source, **self.pretrained)
         self.model = CLIPModel.from_pretrained(source, **self.pretrained).eval()
         self.max_text_tokens = int(self.model.config.text_config.max_position_embeddings)
+        self._label_matrices: dict[tuple[str, ...], np.ndarray] = {}
 
     @property
     def dim(self) -> int:
@@ -107,11 +110,48 @@ class ImageEmbedder(InferenceModel):
         (features,) = self.session("clip-image").run(self._pixels(rgb))
         return unit_lists(features)
 
+    @property
+    def logit_scale(self) -> float:
+        """CLIP's learned temperature: cosines times this are the logits it was trained on (≈ 100)."""
+        return float(self.model.logit_scale.detach().exp())
+
+    def label_matrix(self, labels: tuple[str, ...]) -> np.ndarray:
+        """[labels, dim] unit rows: each label's text embedding averaged over `PROMPTS`; kept per vocabulary."""
+        cached = self._label_matrices.get(labels)
+        if cached is None:
+            rows = np.array([self.embed_texts([p.format(label) for label in labels]) for p in PROMPTS]).mean(axis=0)
+            cached = self._label_matrices[labels] = rows / np.maximum(
+                np.linalg.norm(rows, axis=1, keepdims=True), 1e-12
+            )
+        return cached
+
+    def labels_of(self, vectors: list[list[float]], labels: tuple[str, ...], threshold: float, top: int) -> list[dict]:
+        """Zero-shot labels from ``labels`` for images whose CLIP vectors are ``vectors`` (see `zero_shot`)."""
+        matrix = self.label_matrix(labels)
+        return zero_shot(np.asarray(vectors), matrix, list(labels), self.logit_scale, threshold, top)
+
     def embed_texts(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
         (features,) = self.session("clip-text").run(*self._tokens(list(texts)))
         return unit_lists(features)
+
+
+def zero_shot(
+    vectors: np.ndarray, label_matrix: np.ndarray, labels: list[str], scale: float, threshold: float, top: int
+) -> list[dict[str, float]]:
+    """Each image's labels by CLIP zero-shot: softmax over the labels of ``scale`` × cosine (CLIP's
+    logit scale), the ``top`` most probable kept where their probability reaches ``threshold``."""
+    if not len(vectors) or not labels:
+        return [{} for _ in range(len(vectors))]
+    logits = scale * (np.asarray(vectors, dtype=np.float64) @ label_matrix.T.astype(np.float64))
+    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    out = []
+    for row in probs:
+        best = np.argsort(-row, kind="stable")[:top]
+        out.append({labels[i]: round(float(row[i]), 4) for i in best if row[i] >= threshold})
+    return out
 
 
 def load_embedder(model: str, revision: str | None, timeout: float, plan: Plan | None = None) -> ImageEmbedder:

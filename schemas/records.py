@@ -41,6 +41,7 @@ class ColorsExtracted(ObjectsDetected, namespace="viewfinder.image.colors.v1"):
 class ImageEnriched(ColorsExtracted, namespace="viewfinder.image.enriched.v1"):
     vectors: dict  # vector name -> list[float]; "clip" absent when unavailable
     embedding_status: str  # "ok" | "unavailable"
+    clip_tags: dict | None = None  # label -> CLIP zero-shot probability over the open vocabulary; None without CLIP
 
 
 class DeadLetter(faust.Record, serializer="json", namespace="viewfinder.deadletter.v1"):

@@ -23,6 +23,7 @@ from functools import partial
 from connectors.errors import unreachable
 from core import exif, images, perceptual
 from core.images import BadImage
+from core.labels import union_labels
 from schemas.pipeline import DEAD_LETTERS, FEEDBACK, STAGES
 from schemas.records import ColorsExtracted, DeadLetter, ExifExtracted, ImageEnriched, ObjectsDetected
 from streams.enrich import colors, embedding, geo
@@ -34,6 +35,8 @@ log = logging.getLogger("viewfinder.stages")
 RETRIES = 3  # tries of an event whose own processing fails, before its dead letter
 FIRST_DELAY = 0.5  # seconds before the second try; doubled each time ...
 MAX_DELAY = 30.0  # ... up to this, for stores that are down
+# What CLIP may call an image: COCO's labels and the open labels (core/vocabulary/open_labels.txt).
+OPEN_VOCABULARY = tuple(union_labels())
 
 
 def backoff(attempt: int) -> float:
@@ -166,12 +169,13 @@ class Stages:
             thumbnail = await asyncio.to_thread(self.resources.store.get, images.thumbnail_key(event.id))
 
             def run():
-                return embedder.embed_images([images.decode_rgb(thumbnail, None, self.settings.max_pixels)])[0]
+                vector = embedder.embed_images([images.decode_rgb(thumbnail, None, self.settings.max_pixels)])[0]
+                s = self.settings
+                return vector, embedder.labels_of([vector], OPEN_VOCABULARY, s.clip_tag_threshold, s.clip_tag_limit)[0]
 
-            vectors["clip"] = await asyncio.to_thread(run)
-        return ImageEnriched(
-            **event.asdict(), vectors=vectors, embedding_status="ok" if embedder is not None else "unavailable"
-        )
+            vectors["clip"], clip_tags = await asyncio.to_thread(run)
+            return ImageEnriched(**event.asdict(), vectors=vectors, embedding_status="ok", clip_tags=clip_tags)
+        return ImageEnriched(**event.asdict(), vectors=vectors, embedding_status="unavailable")
 
     async def sink(self, batch: list) -> list:
         """The events, once stored: a batch's vectors in one upsert, then their rows in one

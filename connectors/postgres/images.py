@@ -279,7 +279,8 @@ def _save_enriched(cur, event) -> None:
                stage = %s,
                width = %s, height = %s, orientation = %s, make = %s, model = %s, taken_at = %s, iso = %s,
                latitude = %s, longitude = %s, altitude = %s, exif = %s, tags_status = %s, colors = %s,
-               embedding_status = %s, country = COALESCE(%s, country), phash = COALESCE(%s, phash)
+               embedding_status = %s, country = COALESCE(%s, country), phash = COALESCE(%s, phash),
+               clip_tags = %s
            WHERE id = %s""",
         (
             len(STAGES),
@@ -299,6 +300,7 @@ def _save_enriched(cur, event) -> None:
             event.embedding_status,
             event.country,
             event.phash,
+            None if event.clip_tags is None else json.dumps(event.clip_tags),
             event.id,
         ),
     )

@@ -262,6 +262,7 @@ def _score(
             "matched": matched,
             "missing": sorted(labels - present),
             "resolved_from": {label: sorted(w for w, lb in resolved.items() if lb == label) for label in matched},
+            "sources": {label: (payload.get("tag_sources") or {}).get(label, []) for label in matched},
             "unresolved": [w for w, label in resolved.items() if label is None],
         }
     if prefs.make:

@@ -7,7 +7,9 @@ import asyncio
 import uuid
 
 from connectors.vectors import open_index
-from schemas.pipeline import COLORS, DEAD_LETTERS, DETECTED, EXIF
+from core import images
+from core.labels import union_labels
+from schemas.pipeline import COLORS, DEAD_LETTERS, DETECTED, ENRICHED, EXIF
 from schemas.records import ColorsExtracted, ExifExtracted, ImageArrived, ImageEnriched, ObjectsDetected
 from tests import support
 from tests.agents.conftest import Worker, run
@@ -132,3 +134,51 @@ def test_sink_stores_vectors_then_metadata_and_a_replay_changes_nothing(worker, 
         assert nothing_sent  # no dead letter: both stored
     finally:
         index.close()
+
+
+def test_embed_stage_labels_by_clip_zero_shot_and_the_sink_keeps_them(stores):
+    # The tiny random CLIP spreads its probability thin: threshold 0 shows the mechanics.
+    worker = Worker(stores.replace(clip_tag_threshold=0.0, clip_tag_limit=2))
+    data = jpeg(Photo("agent-embed.jpg", (30, 90, 200), (0, 0, 0), (96, 64)))
+    event = arrival(worker, data, "agent-embed.jpg")
+    worker.resources.store.put(images.thumbnail_key(event.id), data, "image/jpeg")
+    colored = ColorsExtracted(
+        **event.asdict(),
+        width=96,
+        height=64,
+        orientation="landscape",
+        exif={},
+        country=None,
+        tags={"dog": {"count": 1, "score": 0.9, "boxes": [[0, 0, 10, 10]]}},
+        tags_status="ok",
+        colors=[{"hex": "#1e5ac8", "coverage": 90.0, "name": "royalblue"}],
+        phash=12345,
+    )
+
+    async def go():
+        async with worker.agents["embed"].test_context() as agent:
+            await agent.put(key=colored.id, value=colored)
+            _, enriched = await worker.take(ENRICHED.name)
+        async with worker.agents["sink"].test_context() as agent:
+            await agent.put(key=enriched.id, value=enriched)
+            stored = lambda: (lambda r: r if r["status"] == "enriched" else None)(
+                worker.resources.db.images.get(event.id)
+            )
+            return enriched, await asyncio.to_thread(poll, stored, 30, 0.1, "the sink to store it")
+
+    index = open_index(stores)
+    try:
+        enriched, row = run(go())
+        assert enriched.embedding_status == "ok" and len(enriched.vectors["clip"]) == support.TINY_CLIP_DIM
+        assert len(enriched.clip_tags) == 2 and set(enriched.clip_tags) <= set(union_labels())
+        assert all(0 < p <= 1 for p in enriched.clip_tags.values()) and sum(enriched.clip_tags.values()) <= 1
+        assert row["clip_tags"] == enriched.clip_tags and row["phash"] == 12345
+        payload = index.search("palette", enriched.vectors["palette"], {"tags": list(enriched.clip_tags)}, 5)
+        mine = next(h["payload"] for h in payload if h["id"] == event.id)
+        assert set(mine["tags"]) == {"dog", *enriched.clip_tags}
+        assert mine["tag_sources"]["dog"] == ["detr"] and all(
+            "clip" in mine["tag_sources"][label] for label in enriched.clip_tags
+        )
+    finally:
+        index.close()
+        worker.close()

@@ -25,8 +25,10 @@ MAKE = f"Uicam{uuid.uuid4().hex[:6]}"  # a camera no other test uses: results ar
 
 @pytest.fixture(scope="module")
 def orange_photos(gateway):
+    spots = [(0.6, 0.05), (0.2, 0.6), (0.75, 0.6)]  # three pictures, not three sizes of one
     photos = [
-        Photo(f"ui-orange-{i}.jpg", ORANGE, (20, 20, 20), (320 + 16 * i, 200), make=MAKE, model="UI") for i in range(3)
+        Photo(f"ui-orange-{i}.jpg", ORANGE, (20, 20, 20), (320 + 16 * i, 200), make=MAKE, model="UI", spot=spot)
+        for i, spot in enumerate(spots)
     ]
     response = gateway.post("/gather/uploads", files=[("files", (p.name, jpeg(p), "image/jpeg")) for p in photos])
     assert response.status_code == 202, response.text

@@ -27,6 +27,9 @@ class Photo:
     gps: tuple[float, float, float] | None = None  # signed lat, lon, altitude (m)
     orientation_tag: int | None = None
     extra: dict = field(default_factory=dict)
+    # A dark square at this (x, y), in fractions of the size: a different picture, not a resized copy
+    # (same-layout photos are near-duplicates, and recommendations fold them into one).
+    spot: tuple[float, float] | None = None
 
 
 def _dms(value: float) -> tuple:
@@ -41,6 +44,9 @@ def jpeg(photo: Photo, quality: int = 92) -> bytes:
     w, h = photo.size
     im = Image.new("RGB", (w, h), photo.color)
     im.paste(photo.accent, (0, 0, max(1, w // 8), h))  # a stripe of 1/8: the main colour keeps 7/8
+    if photo.spot:
+        side, (x, y) = min(w, h) // 3, (round(photo.spot[0] * w), round(photo.spot[1] * h))
+        im.paste((30, 30, 30), (x, y, min(w, x + side), min(h, y + side)))
     exif = Image.Exif()
     exif[0x010F] = photo.make
     exif[0x0110] = photo.model

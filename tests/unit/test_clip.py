@@ -142,3 +142,36 @@ def test_timeout_raises_instead_of_hanging(tiny_clip, monkeypatch):
         assert time.monotonic() - started < 2
     finally:
         release.set()
+
+
+def test_zero_shot_keeps_the_most_probable_labels_above_the_threshold():
+    from inference.clip import zero_shot
+
+    labels = ["beach", "forest", "city"]
+    matrix = np.eye(3)
+    vectors = np.array([[0.9, 0.1, 0.0], [0.0, 0.0, 1.0], [0.5, 0.5, 0.0]])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    out = zero_shot(vectors, matrix, labels, scale=100.0, threshold=0.2, top=2)
+    assert list(out[0]) == ["beach"] and out[0]["beach"] > 0.99  # a confident scene: one label
+    assert list(out[1]) == ["city"]
+    assert set(out[2]) == {"beach", "forest"} and abs(out[2]["beach"] - 0.5) < 1e-3  # a tie: both, halves
+    assert zero_shot(vectors, matrix, labels, scale=100.0, threshold=0.2, top=1)[2] == {"beach": 0.5}
+    # A flat temperature spreads the probability: nothing reaches the threshold.
+    assert zero_shot(vectors, matrix, labels, scale=0.01, threshold=0.4, top=3) == [{}, {}, {}]
+    assert zero_shot(vectors[:0], matrix, labels, 100.0, 0.2, 2) == []
+
+
+def test_labels_of_images_with_prompt_ensembling(embedder):
+    from inference.clip import PROMPTS
+
+    labels = ("dog", "red car", "mountain")
+    matrix = embedder.label_matrix(labels)
+    assert matrix.shape == (3, embedder.dim) and np.allclose(np.linalg.norm(matrix, axis=1), 1.0, atol=1e-5)
+    assert embedder.label_matrix(labels) is matrix  # one ensemble per vocabulary
+    single = np.array(embedder.embed_texts([PROMPTS[0].format(label) for label in labels]))
+    assert not np.allclose(matrix, single)  # the average of the phrasings, not one of them
+    vectors = embedder.embed_images([gradient(), sample_photo()])
+    found = embedder.labels_of(vectors, labels, threshold=0.0, top=2)
+    assert [len(f) for f in found] == [2, 2] and all(set(f) <= set(labels) for f in found)
+    assert embedder.labels_of(vectors, labels, threshold=0.0, top=2) == found
+    assert embedder.logit_scale > 1.0
