@@ -35,7 +35,9 @@ def collection(gateway):
 
 
 def recommend(gateway, **body):
-    response = gateway.post("/recommend/recommend", json={"limit": 100, **body})
+    # The collection's pictures share one layout in a few colours: near-duplicates by design, kept apart
+    # here (grouping has tests of its own, tests/integration/test_near_duplicates.py).
+    response = gateway.post("/recommend/recommend", json={"limit": 100, "group_duplicates": False, **body})
     assert response.status_code == 200, response.text
     return response.json()["results"]
 
