@@ -162,6 +162,10 @@ class Settings:
         for name, allowed in (("inference", ("auto", "openvino", "torch")), ("precision", ("auto", "f32", "bf16"))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{_env_name(name)} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        if not 0.0 <= self.clip_tag_threshold <= 1.0:
+            raise ValueError(f"VIEWFINDER_CLIP_TAG_THRESHOLD must be within [0, 1], got {self.clip_tag_threshold}")
+        if not 0 <= self.clip_tag_limit <= 50:
+            raise ValueError(f"VIEWFINDER_CLIP_TAG_LIMIT must be between 0 and 50, got {self.clip_tag_limit}")
         if not 0 <= self.inference_threads <= 256:
             raise ValueError(f"VIEWFINDER_INFERENCE_THREADS must be between 0 and 256, got {self.inference_threads}")
         for name in ("workers", "gateways", "stage_concurrency", "sink_batch", "topic_partitions"):

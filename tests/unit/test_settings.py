@@ -67,6 +67,11 @@ def test_float_setting_accepts_whole_numbers():
         ("VIEWFINDER_TOPIC_PARTITIONS", ""),
         ("VIEWFINDER_DETR_THRESHOLD", "high"),
         ("VIEWFINDER_S3_SECURE", "maybe"),
+        ("VIEWFINDER_INFERENCE", "onnx"),
+        ("VIEWFINDER_PRECISION", "fp8"),
+        ("VIEWFINDER_INFERENCE_THREADS", "-1"),
+        ("VIEWFINDER_CLIP_TAG_THRESHOLD", "1.5"),
+        ("VIEWFINDER_CLIP_TAG_LIMIT", "500"),
     ],
 )
 def test_invalid_value_names_the_variable(name, raw):
