@@ -280,7 +280,7 @@ def _save_enriched(cur, event) -> None:
                width = %s, height = %s, orientation = %s, make = %s, model = %s, taken_at = %s, iso = %s,
                latitude = %s, longitude = %s, altitude = %s, exif = %s, tags_status = %s, colors = %s,
                embedding_status = %s, country = COALESCE(%s, country), phash = COALESCE(%s, phash),
-               clip_tags = %s
+               clip_tags = COALESCE(%s, clip_tags)
            WHERE id = %s""",
         (
             len(STAGES),

@@ -35,6 +35,7 @@ def payload(
         "make": make,
         "year": 2021,
         "tags": sorted(tags),
+        "tag_sources": {tag: ["detr"] for tag in tags},
         "colors": [{"hex": h, "coverage": c} for h, c in colors],
     }
 
@@ -234,6 +235,7 @@ def test_why_explains_every_component():
         "matched": ["dog"],
         "missing": ["cat"],
         "resolved_from": {"dog": ["dogs"]},
+        "sources": {"dog": ["detr"]},
         "unresolved": ["unicorn"],
     }
     assert why["make"] == {"wanted": "canon", "actual": "canon", "match": True}
@@ -270,6 +272,7 @@ def test_tags_matched_and_missing():
         "matched": ["dog"],
         "missing": ["bicycle"],
         "resolved_from": {"dog": ["dog"]},
+        "sources": {"dog": ["detr"]},
         "unresolved": [],
     }
     assert why_none["tags"]["missing"] == ["zebra"]
