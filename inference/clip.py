@@ -9,7 +9,7 @@ from PIL import Image
 
 from .base import InferenceModel
 from .runtime import Plan
-from .sessions import Graph, Input
+from .sessions import TOKEN_INPUTS, Graph, Input, forward_of
 
 _DECIMALS = 6
 # Prompt ensembling (CLIP paper, §3.1.4): a label reads as a caption, averaged over phrasings.
@@ -64,35 +64,23 @@ class ImageEmbedder(InferenceModel):
         return {"clip-image": self._image_graph, "clip-text": self._text_graph}
 
     def _image_graph(self) -> Graph:
-        import torch
-
-        class Forward(torch.nn.Module):
-            def __init__(self, model):
-                super().__init__()
-                self.model = model
-
-            def forward(self, pixel_values):
-                return (_features(self.model.get_image_features(pixel_values=pixel_values)),)
+        def image(model, pixel_values):
+            return (_features(model.get_image_features(pixel_values=pixel_values)),)
 
         example = self._pixels([Image.new("RGB", (64, 48), (127, 127, 127))])
         return Graph(
-            "clip-image", Forward(self.model), (Input("pixel_values", (-1, *example.shape[1:]), "float32"),), (example,)
+            "clip-image",
+            forward_of(self.model, image),
+            (Input("pixel_values", (-1, *example.shape[1:]), "float32"),),
+            (example,),
         )
 
     def _text_graph(self) -> Graph:
-        import torch
-
-        class Forward(torch.nn.Module):
-            def __init__(self, model):
-                super().__init__()
-                self.model = model
-
-            def forward(self, input_ids, attention_mask):
-                return (_features(self.model.get_text_features(input_ids=input_ids, attention_mask=attention_mask)),)
+        def text(model, input_ids, attention_mask):
+            return (_features(model.get_text_features(input_ids=input_ids, attention_mask=attention_mask)),)
 
         example = self._tokens(["a photo of a dog", "red"])
-        inputs = (Input("input_ids", (-1, -1), "int64"), Input("attention_mask", (-1, -1), "int64"))
-        return Graph("clip-text", Forward(self.model), inputs, example)
+        return Graph("clip-text", forward_of(self.model, text), TOKEN_INPUTS, example)
 
     def _pixels(self, images: list[Image.Image]) -> np.ndarray:
         return np.asarray(self.processor(images=images, return_tensors="np")["pixel_values"], dtype=np.float32)

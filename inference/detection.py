@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import cache
 
 import numpy as np
 from PIL import Image
 
 from .base import InferenceModel
 from .runtime import Plan
-from .sessions import Graph, Input
+from .sessions import Graph, Input, forward_of
 
 _SKIP_LABELS = {"", "N/A"}
 # DETR was trained with short side 800 and long side at most 1333; keep that ratio at other sizes.
@@ -33,11 +34,12 @@ def longest_side(size: int) -> int:
     return max(size, round(size * _LONG_OVER_SHORT))
 
 
-def buckets(size: int) -> list[tuple[int, int]]:
+@cache
+def buckets(size: int) -> tuple[tuple[int, int], ...]:
     """The padded (height, width) shapes for short side ``size``: landscape then portrait."""
     longs = sorted({max(_aligned(size * r), _aligned(size)) for r in _BUCKET_RATIOS} | {_aligned(longest_side(size))})
     landscape = [(_aligned(size), long) for long in longs]
-    return landscape + [(w, h) for h, w in landscape if h != w]
+    return (*landscape, *[(w, h) for h, w in landscape if h != w])
 
 
 def bucket_for(height: int, width: int, size: int) -> tuple[int, int]:
@@ -113,23 +115,16 @@ class Detector(InferenceModel):
         return {"detr": self._graph}
 
     def _graph(self) -> Graph:
-        import torch
-
-        class Forward(torch.nn.Module):
-            def __init__(self, model):
-                super().__init__()
-                self.model = model
-
-            def forward(self, pixel_values, pixel_mask):
-                out = self.model(pixel_values=pixel_values, pixel_mask=pixel_mask)
-                return out.logits, out.pred_boxes
+        def detr(model, pixel_values, pixel_mask):
+            out = model(pixel_values=pixel_values, pixel_mask=pixel_mask)
+            return out.logits, out.pred_boxes
 
         height, width = bucket_for(self.size, round(self.size * 1.5), self.size)
         pixels, mask = self.inputs(Image.new("RGB", (round(self.size * 1.5), self.size), (127, 127, 127)))
         example = self._padded([(pixels, mask)], (height, width))
         return Graph(
             "detr",
-            Forward(self.model),
+            forward_of(self.model, detr),
             (Input("pixel_values", (-1, 3, -1, -1), "float32"), Input("pixel_mask", (-1, -1, -1), "int64")),
             example,
             {"size": self.size},

@@ -51,6 +51,26 @@ class Graph:
     static: bool = False  # compile one model per input shape (a few known shapes) instead of one dynamic model
 
 
+# Token ids and their attention mask: the inputs of every text graph.
+TOKEN_INPUTS = (Input("input_ids", (-1, -1), "int64"), Input("attention_mask", (-1, -1), "int64"))
+
+
+def forward_of(model, call) -> Any:
+    """``model`` as a torch module whose forward is ``call(model, *inputs)``, returning a tuple of tensors:
+    the module a Graph runs and converts (the module holds ``model``, so its weights trace with it)."""
+    import torch
+
+    class Forward(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, *inputs):
+            return call(self.model, *inputs)
+
+    return Forward()
+
+
 class Session(Protocol):
     runtime: str
     precision: str

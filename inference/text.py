@@ -9,7 +9,7 @@ import numpy as np
 
 from .base import InferenceModel
 from .runtime import Plan
-from .sessions import Graph, Input
+from .sessions import TOKEN_INPUTS, Graph, forward_of
 
 BATCH = 256
 MAX_TOKENS = 32  # query words and labels are short; caps the cost of a pathological input
@@ -33,18 +33,10 @@ class TextEncoder(InferenceModel):
         return {"text": self._graph}
 
     def _graph(self) -> Graph:
-        import torch
+        def hidden(model, input_ids, attention_mask):
+            return (model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state,)
 
-        class Forward(torch.nn.Module):
-            def __init__(self, model):
-                super().__init__()
-                self.model = model
-
-            def forward(self, input_ids, attention_mask):
-                return (self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state,)
-
-        inputs = (Input("input_ids", (-1, -1), "int64"), Input("attention_mask", (-1, -1), "int64"))
-        return Graph("text", Forward(self.model), inputs, self._tokens(["a photo of a dog", "red"]))
+        return Graph("text", forward_of(self.model, hidden), TOKEN_INPUTS, self._tokens(["a photo of a dog", "red"]))
 
     def _tokens(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         batch = self.tokenizer(texts, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="np")
