@@ -46,7 +46,7 @@ async def image(request: web.Request) -> web.Response:
             "colors": row["colors"],
             "country": row["country"],
             "dead_letters": row["dead_letters"],
-            "near_duplicates": near,
+            "near_duplicates": near or [],
             "url": f"/cdn/show/{iid}",
             "thumbnail": f"/cdn/show/{iid}?size=thumb",
         }
@@ -56,11 +56,10 @@ async def image(request: web.Request) -> web.Response:
 async def duplicates(request: web.Request) -> web.Response:
     """The image's near-duplicates (same photo resized, re-encoded, lightly cropped or brightened), nearest first."""
     iid = image_id_param(request)
-    images = request.app[SERVICES].db.images
-    if await asyncio.to_thread(images.get, iid) is None:
-        raise web.HTTPNotFound(text=f"no image {iid}")
     within = int_param(request.query, "within", perceptual.NEAR, 0, 32)
-    near = await asyncio.to_thread(images.near_duplicates, iid, within)
+    near = await asyncio.to_thread(request.app[SERVICES].db.images.near_duplicates, iid, within)
+    if near is None:
+        raise web.HTTPNotFound(text=f"no image {iid}")
     return json_response({"id": iid, "within": within, "near_duplicates": near})
 
 

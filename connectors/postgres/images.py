@@ -155,23 +155,23 @@ class Images:
             row["dead_letters"] = cur.fetchall()
             return row
 
-    def near_duplicates(self, image_id: str, within: int, limit: int = 50) -> list[dict]:
+    def near_duplicates(self, image_id: str, within: int, limit: int = 50) -> list[dict] | None:
         """Images near-duplicate to this one (core.perceptual.alike: hashes within ``within`` bits,
-        the same colours), nearest first."""
+        the same colours), nearest first; None when there is no such image."""
         with self.db.cursor() as cur:
+            cur.execute("SELECT phash, colors FROM images WHERE id = %s", (image_id,))
+            this = cur.fetchone()
+            if this is None or this["phash"] is None:
+                return None if this is None else []
             cur.execute(
-                """SELECT other.id, bit_count((other.phash # this.phash)::bit(64)) AS distance,
-                          other.colors AS theirs, this.colors AS ours
-                   FROM images this JOIN images other ON other.id <> this.id AND other.phash IS NOT NULL
-                   WHERE this.id = %s AND this.phash IS NOT NULL
-                     AND bit_count((other.phash # this.phash)::bit(64)) <= %s
-                   ORDER BY distance, other.id""",
-                (image_id, within),
+                """SELECT id, bit_count((phash # %(phash)s)::bit(64)) AS distance, colors FROM images
+                   WHERE id <> %(id)s AND phash IS NOT NULL AND bit_count((phash # %(phash)s)::bit(64)) <= %(within)s
+                   ORDER BY distance, id""",
+                {"id": image_id, "phash": this["phash"], "within": within},
             )
             rows = cur.fetchall()
-        same = [
-            r for r in rows if perceptual.colour_likeness(r["ours"] or [], r["theirs"] or []) >= perceptual.SAME_COLOURS
-        ]
+        ours = this["colors"] or []
+        same = [r for r in rows if perceptual.colour_likeness(ours, r["colors"] or []) >= perceptual.SAME_COLOURS]
         return [{"id": r["id"], "distance": int(r["distance"])} for r in same[:limit]]
 
     def by_status(self, status: str, limit: int = 1000, after: str = "") -> list[dict]:
