@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import io
+import os
 import statistics
 import tempfile
 import time
@@ -250,7 +251,23 @@ def stack_settings_for(detr: Path, clip: Path, size: int, workdir: Path, cache: 
     )
 
 
-def pipeline_rate(data: list[bytes], settings) -> float:
+def cpu_seconds(groups: dict[str, int]) -> dict[str, float]:
+    """CPU seconds (user + system, reaped children included) of each process group, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    by_group = dict.fromkeys(groups.values(), 0.0)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        group = int(fields[2])
+        if group in by_group:
+            by_group[group] += sum(int(f) for f in fields[11:15]) / tick
+    return {name: by_group[group] for name, group in groups.items()}
+
+
+def pipeline_rate(data: list[bytes], settings) -> tuple[float, dict[str, float]]:
+    """Images/s end to end, and each process's CPU milliseconds per image meanwhile."""
     import httpx
 
     from viewfinder.stack import Stack
@@ -266,12 +283,19 @@ def pipeline_rate(data: list[bytes], settings) -> float:
             wait_enriched(client, 1)
             # And the gateway's text models (tag semantics, CLIP's text side), which load in the background.
             client.get("/recommend/search", params={"q": "a dog on a beach"}).raise_for_status()
+            groups = {p.name: p.pid for p in stack.processes if p.pid}
+            cpu_before, own_before = cpu_seconds(groups), os.times()
             started = time.perf_counter()
             ids = client.post(
                 "/gather/uploads", files=[("files", (f"{i}.jpg", d, "image/jpeg")) for i, d in enumerate(data[1:], 1)]
             ).json()["ids"]
             wait_enriched(client, 1 + len(ids))
-            return len(ids) / (time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            cpu = {name: after - cpu_before[name] for name, after in cpu_seconds(groups).items()}
+            own = os.times()
+            cpu["this bench (uploads, status polls)"] = own.user + own.system - own_before.user - own_before.system
+            cpu["wall × cores"] = elapsed * (os.cpu_count() or 1)
+            return len(ids) / elapsed, {name: 1000 * seconds / len(ids) for name, seconds in cpu.items()}
     finally:
         stack.stop()
 
@@ -367,12 +391,15 @@ def main() -> None:
         pass
     stream = photos(args.pipeline_images + 1)
     before = detection_alone_rate(stream[1:], detector)
-    whole = pipeline_rate(stream, stack_settings)
+    whole, cpu_ms = pipeline_rate(stream, stack_settings)
     after = detection_alone_rate(stream[1:], detector)
     alone = (before + after) / 2
     print(f"auto runtime: {auto.describe()}; {args.pipeline_images} images")
     print(f"detection alone (decode, preprocess, DETR): {before:.2f} before, {after:.2f} after: {alone:.2f} images/s")
     print(f"whole pipeline: {whole:.2f} images/s ({100 * whole / alone:.0f}% of detection alone)")
+    print("CPU ms per image during the pipeline run, by process:")
+    for name, ms in sorted(cpu_ms.items(), key=lambda item: -item[1]):
+        print(f"  {name:<40} {ms:8.1f}")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import uuid
 from contextlib import contextmanager
 from importlib import resources
@@ -23,6 +24,7 @@ _MIGRATION_LOCK = 0x5646_4D49  # arbitrary constant for pg_advisory_lock: one mi
 
 class Database:
     def __init__(self, dsn: str, maxconn: int = 8):
+        self.maxconn = maxconn
         self.pool = psycopg2.pool.ThreadedConnectionPool(1, maxconn, dsn)
         self.images = Images(self)
         self.users = Users(self)
@@ -33,9 +35,20 @@ class Database:
     def close(self) -> None:
         self.pool.closeall()
 
+    def _checkout(self):
+        """A pooled connection that is not known dead. An idle connection has nothing to read: one
+        whose socket is readable holds the server's goodbye (a restart, pg_terminate_backend), and
+        would fail the request it is given, so it is closed and another taken."""
+        for _ in range(self.maxconn):
+            conn = self.pool.getconn()
+            if not conn.closed and not select.select([conn], [], [], 0)[0]:
+                return conn
+            self.pool.putconn(conn, close=True)
+        return self.pool.getconn()
+
     @contextmanager
     def cursor(self):
-        conn = self.pool.getconn()
+        conn = self._checkout()
         lost = False
         try:
             with conn, conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
@@ -59,7 +72,7 @@ class Database:
     def stream(self, sql: str, params=None, batch_size: int = 5000):
         """A query's rows (tuples) in lists of ``batch_size``, through a server-side cursor, so a
         large result is never in memory whole. Holds one pooled connection until exhausted or closed."""
-        conn = self.pool.getconn()
+        conn = self._checkout()
         try:
             with conn, conn.cursor(name=f"stream_{uuid.uuid4().hex}") as cur:
                 cur.itersize = batch_size
