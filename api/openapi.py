@@ -19,7 +19,9 @@ from typing import Any
 from aiohttp import web
 
 from core import perceptual
+from core.colors import FAMILIES
 from core.ids import ID_PATTERN
+from query import gallery
 from query.analytics import graphs
 from query.recommendation import ranking
 from query.recommendation.service import SIGNALS, USER_NAME
@@ -224,13 +226,28 @@ SCHEMAS: dict[str, Schema] = {
                 "label": NULLABLE_TEXT,
                 "score": {"type": "number"},
                 "via": {"type": "string", "description": "exact, lemma, wordnet, embedding, keyword … or none"},
+                "kinds": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "labels that are kinds of this one: an image carrying one meets the word",
+                },
+                "broader": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "labels this one is a close kind of: an image carrying one earns part credit",
+                },
             },
             required=("label", "score", "via"),
         ),
         "description": "word → the label it resolved to",
     },
     "Color4": obj(
-        {"hex": {"type": "string"}, "coverage": {"type": "number"}, "name": NULLABLE_TEXT},
+        {
+            "hex": {"type": "string"},
+            "coverage": {"type": "number"},
+            "name": NULLABLE_TEXT,
+            "family": {"type": "string", "enum": list(FAMILIES), "description": "what the gallery filters by"},
+        },
         required=("hex", "coverage"),
     ),
     "Image": obj(
@@ -263,6 +280,11 @@ SCHEMAS: dict[str, Schema] = {
                 "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1},
                 "description": "label → CLIP zero-shot probability over the open vocabulary; null without CLIP",
             },
+            "keywords": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "the dataset's keywords for a photo from it, most confident first; empty for uploads",
+            },
             "country": NULLABLE_TEXT,
             "dead_letters": {"type": "array", "items": {"type": "object"}},
             "near_duplicates": {
@@ -285,6 +307,26 @@ SCHEMAS: dict[str, Schema] = {
             "country",
             "near_duplicates",
         ),
+    ),
+    "GalleryImage": obj(
+        {
+            "id": ref("ImageId"),
+            "url": {"type": "string"},
+            "thumbnail": {"type": "string"},
+            "filename": NULLABLE_TEXT,
+            "arrived_at": {"type": "string"},
+            "taken_at": NULLABLE_TEXT,
+            "width": {"type": ["integer", "null"]},
+            "height": {"type": ["integer", "null"]},
+            "orientation": NULLABLE_TEXT,
+            "make": NULLABLE_TEXT,
+            "colors": {"type": "array", "items": {"type": "object"}},
+            "tags": {
+                "type": "object",
+                "description": "label → {score, source}: detr, clip or dataset (a keyword, score null)",
+            },
+        },
+        required=("id", "url", "thumbnail", "colors", "tags"),
     ),
     "NearDuplicate": obj(
         {
@@ -550,6 +592,43 @@ DETAILS: dict[tuple[str, str], dict[str, Any]] = {
         "responses": {
             "200": ok(obj({"retried": {"type": "integer"}}, required=("retried",)), "how many were sent again"),
             "400": error("a bad stage or id"),
+        },
+    },
+    ("GET", "/images"): {
+        "tags": ["images"],
+        "description": "The collection as a gallery: enriched images, newest first (by arrival), a page at a "
+        "time. Follow `next` as `cursor` for the next page (null: the last); filters combine, and `count` is "
+        "how many match them in all.",
+        "parameters": [
+            query("cursor", {"type": "string", "maxLength": 200}, "where the last page ended (its `next`)"),
+            query("limit", whole(1, gallery.MAX_LIMIT, "images per page", gallery.DEFAULT_LIMIT), "images per page"),
+            query(
+                "color",
+                {"type": "string", "enum": list(FAMILIES)},
+                "a colour family among the image's dominant colours (covering at least 10 %)",
+            ),
+            query("orientation", {"type": "string", "enum": list(ranking.ORIENTATIONS)}, "the image's orientation"),
+            query("tag", {"type": "string", "maxLength": gallery.MAX_TEXT}, "a label from DETR, CLIP or the dataset"),
+            query(
+                "make", {"type": "string", "maxLength": gallery.MAX_TEXT}, "a camera make, any spelling of the brand"
+            ),
+            query("taken_from", {"type": "string", "format": "date"}, "taken on or after this day (EXIF)"),
+            query("taken_to", {"type": "string", "format": "date"}, "taken on or before this day (EXIF)"),
+        ],
+        "responses": {
+            "200": ok(
+                obj(
+                    {
+                        "images": {"type": "array", "items": ref("GalleryImage")},
+                        "count": {"type": "integer", "minimum": 0},
+                        "next": NULLABLE_TEXT,
+                        "filters": {"type": "object", "additionalProperties": {"type": "string"}},
+                    },
+                    required=("images", "count", "next", "filters"),
+                ),
+                "a page of the gallery",
+            ),
+            "400": error("a bad filter, limit or cursor"),
         },
     },
     ("GET", "/images/{id}"): {

@@ -7,14 +7,24 @@ import asyncio
 from aiohttp import web
 
 from core import perceptual
+from core.colors import family
 from core.ids import is_image_id
 from core.images import THUMB_SIDE, decode_rgb, jpeg_thumbnail, thumbnail_key
+from query import gallery
 from query.recommendation import evaluation, ranking, service
 
 from .http import image_id_param, int_param, json_body, json_response
 from .services import SERVICES
 
 NAMESAKES_LISTED = 10  # ids listed when several images have the file name asked for
+
+
+async def images(request: web.Request) -> web.Response:
+    """The gallery: enriched images newest first, filtered, a page at a time."""
+    try:
+        return json_response(await asyncio.to_thread(gallery.page, request.app[SERVICES].db, request.query))
+    except gallery.GalleryError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
 
 
 async def image(request: web.Request) -> web.Response:
@@ -24,6 +34,8 @@ async def image(request: web.Request) -> web.Response:
     if row is None:
         raise web.HTTPNotFound(text=f"no image {iid}")
     near = await asyncio.to_thread(images.near_duplicates, iid, perceptual.NEAR)
+    unsplash = request.app[SERVICES].db.unsplash
+    keywords = await asyncio.to_thread(unsplash.keywords_of_image, iid) if row["source"] == "unsplash" else []
     return json_response(
         {
             "id": row["id"],
@@ -43,7 +55,8 @@ async def image(request: web.Request) -> web.Response:
             "embedding_status": row["embedding_status"],
             "tags": row["tags"] if row["tags_status"] == "ok" else None,
             "clip_tags": row["clip_tags"],
-            "colors": row["colors"],
+            "keywords": keywords,
+            "colors": [{**c, "family": family(c["hex"])} for c in row["colors"] or []],
             "country": row["country"],
             "dead_letters": row["dead_letters"],
             "near_duplicates": near or [],
@@ -131,9 +144,13 @@ async def recommend(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text=str(exc)) from None
     except service.NotFound as exc:
         raise web.HTTPNotFound(text=str(exc)) from None
-    # Wait for the text model only when there are words to resolve.
+    # Wait for the text models only when there are words to resolve.
     resolver = await services.tag_resolver() if asked.prefs.tags else None
-    return json_response(await asyncio.to_thread(service.recommend, services.index, asked, resolver))
+    embedder = await services.text_embedder() if asked.prefs.tags else None
+    threshold = services.settings.clip_tag_threshold
+    return json_response(
+        await asyncio.to_thread(service.recommend, services.index, asked, resolver, embedder, threshold)
+    )
 
 
 async def similar(request: web.Request) -> web.Response:

@@ -31,6 +31,7 @@ ROUTES = (
     Route("GET", "/gather/status", gather.status, "read", "dataset run, pipeline and download progress"),
     Route("GET", "/gather/deadletters", gather.dead_letters, "read", "images that failed a stage, with the reason"),
     Route("POST", "/gather/deadletters/retry", gather.retry_dead_letters, "admin", "send failed images again"),
+    Route("GET", "/images", query.images, "read", "the gallery: enriched images newest first, filtered, paged"),
     Route("GET", "/images/{id}", query.image, "read", "everything stored about one image"),
     Route("GET", "/images/{id}/duplicates", query.duplicates, "read", "the image's near-duplicates"),
     Route("GET", "/cdn/show/{id}", query.show, "read", "the stored image, or its thumbnail"),

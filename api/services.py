@@ -19,6 +19,7 @@ from connectors.objectstore import ObjectStore, open_store
 from connectors.postgres import Database, open_database
 from connectors.unsplash.job import DatasetRun
 from connectors.vectors import VectorIndex
+from core.labels import union_labels
 from core.settings import Settings
 from inference.loading import ModelUnavailable
 from query.analytics.graphs import cached_embedder
@@ -65,7 +66,12 @@ class Services:
         def resolver():
             from inference.semantics import load_resolver
 
-            return load_resolver(s.text_model or None, s.tag_threshold, s.model_load_timeout, plan=plan())
+            # Words resolve to what images can carry: DETR's labels, CLIP's open labels, then (once
+            # the database answers) the dataset's keywords.
+            vocabulary = list(union_labels())
+            return load_resolver(
+                s.text_model or None, s.tag_threshold, s.model_load_timeout, plan=plan(), vocabulary=vocabulary
+            )
 
         def embedder():
             from inference.clip import load_embedder

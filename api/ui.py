@@ -3,10 +3,13 @@ and the little configuration they need from the gateway."""
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from aiohttp import web
 from yarl import URL
+
+from core import worldmap
 
 WEB = Path(__file__).resolve().parent / "web"
 
@@ -21,6 +24,16 @@ CSP = (
     "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
+
+
+MAP_POINTS = 4000  # the image page's world map: enough dots to draw the continents, 40 kB
+
+
+@cache
+def world_points() -> list[list[float]]:
+    """[latitude, longitude] of the offline map's dots (core.worldmap), to a tenth of a degree."""
+    lats, lons = worldmap.background(MAP_POINTS)
+    return [[round(lat, 1), round(lon, 1)] for lat, lon in zip(lats, lons)]
 
 
 async def index(request: web.Request) -> web.FileResponse:
@@ -44,7 +57,8 @@ def dashboard_base(request: web.Request, settings) -> str:
 
 
 def add_routes(app: web.Application, settings, health: dict[str, list[str]]) -> None:
-    """GET / (the interface), /ui/config.json (dashboard links, services), /ui/… (static files)."""
+    """GET / (the interface), /ui/config.json (dashboard links, services), /ui/world.json (the
+    image page's offline map), /ui/… (static files)."""
 
     async def config(request: web.Request) -> web.Response:
         base = dashboard_base(request, settings)
@@ -57,8 +71,12 @@ def add_routes(app: web.Application, settings, health: dict[str, list[str]]) -> 
             headers={"Cache-Control": "no-cache"},
         )
 
+    async def world(request: web.Request) -> web.Response:
+        return web.json_response({"points": world_points()}, headers={"Cache-Control": "max-age=86400"})
+
     r = app.router
     r.add_get("/", index)
     r.add_get("/ui", to_index)
     r.add_get("/ui/config.json", config)  # before the static route, which would claim it
+    r.add_get("/ui/world.json", world)
     r.add_static("/ui/", WEB)

@@ -120,3 +120,39 @@ def palette_vector(colors: list[tuple[str, float]]) -> list[float]:
         vec += coverage * np.exp(-((d / SIGMA) ** 2))
     norm = np.linalg.norm(vec)
     return (vec / norm if norm > 0 else vec).round(6).tolist()
+
+
+# Colour families a person filters by ("blue", not "steelblue"): hue bands over HSV, with the
+# near-greys, darks and lights apart. schemas/sql/011_gallery.sql holds the same rules as the SQL
+# function colour_family(hex), which the gallery's filter runs in PostgreSQL; a test holds them equal.
+FAMILIES = ("red", "orange", "brown", "yellow", "green", "cyan", "blue", "purple", "pink", "black", "gray", "white")
+_HUE_BANDS = (
+    (15, "red"),
+    (45, "orange"),
+    (70, "yellow"),
+    (165, "green"),
+    (200, "cyan"),
+    (260, "blue"),
+    (290, "purple"),
+    (345, "pink"),
+    (360, "red"),
+)
+
+
+def family(hex_value: str) -> str:
+    """The colour family of "#rrggbb"."""
+    r, g, b = (c / 255 for c in hex_to_rgb(hex_value))
+    high, low = max(r, g, b), min(r, g, b)
+    spread = high - low
+    if high < 0.2:
+        return "black"
+    if spread / high < 0.15:
+        return "white" if high > 0.85 else "gray"
+    if high == r:
+        hue = 60 * (((g - b) / spread) % 6)
+    elif high == g:
+        hue = 60 * ((b - r) / spread + 2)
+    else:
+        hue = 60 * ((r - g) / spread + 4)
+    name = next(band for limit, band in _HUE_BANDS if hue < limit)
+    return "brown" if name == "orange" and high < 0.6 else name

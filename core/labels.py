@@ -113,6 +113,7 @@ def open_labels() -> tuple[str, ...]:
     return tuple(dict.fromkeys(line for line in lines if line and not line.startswith("#")))
 
 
-def union_labels() -> list[str]:
-    """The detector's labels, then the open labels it lacks."""
-    return list(dict.fromkeys([*detector_labels(), *open_labels()]))
+@cache
+def union_labels() -> tuple[str, ...]:
+    """The detector's labels, then the open labels it lacks: what CLIP may call an image."""
+    return tuple(dict.fromkeys([*detector_labels(), *open_labels()]))

@@ -54,6 +54,13 @@ class Settings:
     sink_batch: int = field(default=32, metadata={"doc": "most enriched images the sink stores at once"})
     consumer_group: str = field(default="viewfinder", metadata={"doc": "Faust application id / consumer group"})
     broker_session_timeout: float = field(default=10.0, metadata={"doc": "consumer group session timeout, seconds"})
+    broker_fetch_wait: float = field(
+        default=0.1,
+        metadata={
+            "doc": "longest a worker's fetch waits at the broker for new events, seconds: a broker that holds "
+            "every fetch this long (the embedded one does) adds up to it to each stage of an image's way"
+        },
+    )
 
     database_url: str = field(
         default="", metadata={"doc": "PostgreSQL DSN; empty: embedded private cluster", "secret": True}
@@ -100,7 +107,13 @@ class Settings:
         },
     )
     tag_threshold: float = field(default=0.53, metadata={"doc": "least similarity for a word to match a label"})
-    detect_batch: int = field(default=16, metadata={"doc": "most images the detection agent takes at once"})
+    detect_batch: int = field(
+        default=0,
+        metadata={
+            "doc": "most images the detection agent takes at once; 0: 16 on a GPU, 1 on a CPU (where one at a "
+            "time is as fast per image, and the later stages start on each image at once)"
+        },
+    )
     detect_batch_wait: float = field(default=0.2, metadata={"doc": "seconds the detection agent waits to fill a batch"})
     model_load_timeout: float = field(default=120.0, metadata={"doc": "seconds before a model load is given up"})
     inference: str = field(
@@ -168,6 +181,12 @@ class Settings:
             raise ValueError(f"VIEWFINDER_CLIP_TAG_LIMIT must be between 0 and 50, got {self.clip_tag_limit}")
         if not 0 <= self.inference_threads <= 256:
             raise ValueError(f"VIEWFINDER_INFERENCE_THREADS must be between 0 and 256, got {self.inference_threads}")
+        if not 0.001 <= self.broker_fetch_wait <= 30:
+            raise ValueError(
+                f"{_env_name('broker_fetch_wait')} must be between 0.001 and 30, got {self.broker_fetch_wait}"
+            )
+        if not 0 <= self.detect_batch <= 256:
+            raise ValueError(f"{_env_name('detect_batch')} must be between 0 and 256, got {self.detect_batch}")
         for name in ("workers", "gateways", "stage_concurrency", "sink_batch", "topic_partitions"):
             if not 1 <= getattr(self, name) <= 256:
                 raise ValueError(f"{_env_name(name)} must be between 1 and 256, got {getattr(self, name)}")

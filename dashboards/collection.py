@@ -39,9 +39,10 @@ from bokeh.models import (
 from bokeh.plotting import figure
 from bokeh.transform import dodge
 
+from core import worldmap
 from query.analytics import graphs
 
-from . import background, columns, worldmap
+from . import background, columns
 
 log = logging.getLogger("viewfinder.dashboards.collection")
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+from core.worldmap import mercator
+
 from . import treemap as squarify_layout
-from .worldmap import mercator
 
 TREEMAP_BOX = (0.0, 0.0, 100.0, 100.0)
 TREEMAP_MIN_LABEL_SHARE = 0.02  # rectangles smaller than this share of the box stay unlabelled

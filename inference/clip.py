@@ -107,11 +107,19 @@ class ImageEmbedder(InferenceModel):
         """[labels, dim] unit rows: each label's text embedding averaged over `PROMPTS`; kept per vocabulary."""
         cached = self._label_matrices.get(labels)
         if cached is None:
-            rows = np.array([self.embed_texts([p.format(label) for label in labels]) for p in PROMPTS]).mean(axis=0)
-            cached = self._label_matrices[labels] = rows / np.maximum(
-                np.linalg.norm(rows, axis=1, keepdims=True), 1e-12
-            )
+            cached = self._label_matrices[labels] = self._prompted(labels)
         return cached
+
+    def _prompted(self, labels: tuple[str, ...]) -> np.ndarray:
+        rows = np.array([self.embed_texts([p.format(label) for label in labels]) for p in PROMPTS]).mean(axis=0)
+        return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+
+    def word_finder(self, words: list[str], vocabulary: tuple[str, ...], threshold: float) -> WordFinder:
+        """Wanted words as CLIP sees them: each prompted like a label (not remembered: words are
+        the client's), judged against ``vocabulary`` (remembered, as `label_matrix`)."""
+        words = list(dict.fromkeys(words))
+        rows = self._prompted(tuple(words)) if words else np.zeros((0, self.dim))
+        return WordFinder(words, rows, self.label_matrix(vocabulary), vocabulary, self.logit_scale, threshold)
 
     def labels_of(self, vectors: list[list[float]], labels: tuple[str, ...], threshold: float, top: int) -> list[dict]:
         """Zero-shot labels from ``labels`` for images whose CLIP vectors are ``vectors`` (see `zero_shot`)."""
@@ -123,6 +131,35 @@ class ImageEmbedder(InferenceModel):
             return []
         (features,) = self.session("clip-text").run(*self._tokens(list(texts)))
         return unit_lists(features)
+
+
+class WordFinder:
+    """Which images show the wanted words, by CLIP zero-shot: a word is found in an image when,
+    offered beside every label of the vocabulary, it takes at least ``threshold`` of the
+    probability (how the pipeline's CLIP tags are chosen, with the word as one more label)."""
+
+    def __init__(self, words, rows: np.ndarray, vocabulary_matrix: np.ndarray, vocabulary, scale: float, threshold):
+        self.queries = {w: [float(x) for x in row] for w, row in zip(words, rows)}  # text → image searches
+        self._rows, self._vocabulary, self._scale, self._threshold = rows, vocabulary_matrix, scale, threshold
+        self._own_column = [vocabulary.index(w) if w in vocabulary else -1 for w in words]
+
+    def found(self, vectors: dict[str, list[float]]) -> dict[str, dict[str, float]]:
+        """Image id → {word: probability} for the words found in it (images in ``vectors`` only)."""
+        if not vectors or not len(self._rows):
+            return {}
+        ids = list(vectors)
+        images = np.asarray([vectors[i] for i in ids], dtype=np.float64)
+        labels = self._scale * (images @ self._vocabulary.T.astype(np.float64))  # [images, vocabulary]
+        words = self._scale * (images @ self._rows.T.astype(np.float64))  # [images, words]
+        out: dict[str, dict[str, float]] = {}
+        for j, word in enumerate(self.queries):
+            rivals = labels if self._own_column[j] < 0 else np.delete(labels, self._own_column[j], axis=1)
+            top = np.maximum(rivals.max(axis=1), words[:, j])
+            own = np.exp(words[:, j] - top)
+            probability = own / (own + np.exp(rivals - top[:, None]).sum(axis=1))
+            for i in np.flatnonzero(probability >= self._threshold):
+                out.setdefault(ids[i], {})[word] = round(float(probability[i]), 4)
+        return out
 
 
 def zero_shot(

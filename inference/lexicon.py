@@ -18,6 +18,9 @@ from pathlib import Path
 MAX_DEPTH = 4
 # Senses of the query word tried, most frequent first: the rare ones are where false friends live.
 WORD_SENSES = 3
+# How far up a label may be to stand in, at part credit, for one asked for: a dog may be the
+# puppy wanted; an animal says too little of it.
+BROADER_DEPTH = 2
 # A label stands for its commonest sense ("spring" the season, not the coil), or the sense named
 # here where WordNet's first is not the one a photo shows.
 LABEL_SENSES = 1
@@ -28,6 +31,22 @@ LABEL_SENSE = {
     "glasses": "spectacles.n.01",
     "watch": "watch.n.01",
     "phone": "telephone.n.01",
+    # WordNet's first sense of these is a person ("a fierce or audacious person", "someone who
+    # proposes a toast") or an abstraction; a photo shows the thing.
+    "tiger": "tiger.n.02",
+    "whale": "whale.n.02",
+    "hot dog": "hotdog.n.02",
+    "toaster": "toaster.n.02",
+    "kite": "kite.n.03",
+    "tv": "television_receiver.n.01",
+    "turtle": "turtle.n.02",
+    "dolphin": "dolphin.n.02",
+    "runner": "runner.n.02",
+    "church": "church.n.02",
+    "table": "table.n.02",
+    "branch": "branch.n.02",
+    "ruins": "ruin.n.02",
+    "village": "village.n.02",
 }
 
 
@@ -88,8 +107,10 @@ class Lexicon:
     def __init__(self):
         self._wn = wordnet()
         self._labels: dict[str, str] = {}  # synset name → label (the first label to claim it)
+        self._above: dict[str, dict[str, int]] | None = None  # label → labels above it, with depth
 
     def add(self, labels: list[str]) -> None:
+        self._above = None
         for label in labels:
             named = LABEL_SENSE.get(label)
             senses = [self._wn.synset(named)] if named else self._wn.synsets(_key(label), pos="n")[:LABEL_SENSES]
@@ -107,6 +128,34 @@ class Lexicon:
                 frontier = [h for s in frontier for h in s.hypernyms() + s.instance_hypernyms() if h.name() not in seen]
                 seen.update(h.name() for h in frontier)
         return None
+
+    def relatives(self, label: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(the labels that are kinds of ``label``, at any depth: an image of a puppy is an image
+        of a dog; the labels ``label`` is a kind of, at most BROADER_DEPTH up), each sorted."""
+        above = self._label_ancestors()
+        kinds = sorted(other for other, ancestors in above.items() if label in ancestors)
+        broader = sorted(a for a, depth in above.get(label, {}).items() if depth <= BROADER_DEPTH)
+        return tuple(kinds), tuple(broader)
+
+    def _label_ancestors(self) -> dict[str, dict[str, int]]:
+        above = self._above
+        if above is None:
+            above = {}
+            for name, label in self._labels.items():
+                depths = above.setdefault(label, {})
+                frontier, seen, depth = [self._wn.synset(name)], {name}, 0
+                while frontier:
+                    depth += 1
+                    frontier = [
+                        h for s in frontier for h in s.hypernyms() + s.instance_hypernyms() if h.name() not in seen
+                    ]
+                    seen.update(h.name() for h in frontier)
+                    for h in frontier:
+                        owner = self._labels.get(h.name())
+                        if owner is not None and owner != label:
+                            depths[owner] = min(depths.get(owner, depth), depth)
+            self._above = above
+        return above
 
     def broader(self, label: str, than: str) -> bool:
         """Whether ``label`` is above ``than`` in WordNet ("animal" above "dog")."""

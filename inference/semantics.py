@@ -23,6 +23,7 @@ dependencies.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -82,7 +83,11 @@ class Resolution:
     word: str  # the word as given
     label: str | None
     score: float  # 1.0 for exact/lemma hits; best cosine similarity otherwise
-    via: str  # "exact" | "lemma" | "embedding" | "none"
+    via: str  # "exact" | "lemma" | "wordnet" | "embedding" | "none"
+    # Labels of the vocabulary that are kinds of ``label`` (they meet it: a puppy is a dog), and
+    # those it is a close kind of (they may: a dog may be the puppy asked for). WordNet's.
+    kinds: tuple[str, ...] = ()
+    broader: tuple[str, ...] = ()
 
 
 def normalise(word: str) -> str:
@@ -163,7 +168,13 @@ class TagResolver:
     def resolve(self, words: list[str]) -> dict[str, Resolution]:
         vocab, threshold = self._vocab, self.threshold
         remembered = {w: vocab.resolved[w, threshold] for w in words if (w, threshold) in vocab.resolved}
-        out = {**remembered, **self._resolve([w for w in words if w not in remembered], vocab)}
+        fresh = self._resolve([w for w in words if w not in remembered], vocab)
+        if self._lexicon is not None:
+            fresh = {
+                w: r if r.label is None else dataclasses.replace(r, **_relatives(self._lexicon.relatives(r.label)))
+                for w, r in fresh.items()
+            }
+        out = {**remembered, **fresh}
         if len(vocab.resolved) > RESOLVED_MEMORY:
             vocab.resolved.clear()
         vocab.resolved.update(((w, threshold), r) for w, r in out.items())
@@ -265,6 +276,10 @@ def load_resolver(
         lambda source, pretrained: TagResolver(source, pretrained, threshold, **kwargs),
         timeout,
     )
+
+
+def _relatives(pair: tuple[tuple[str, ...], tuple[str, ...]]) -> dict:
+    return dict(zip(("kinds", "broader"), pair))
 
 
 def _best_label(similarities, text: str, labels: tuple[str, ...]) -> tuple[float, int]:

@@ -24,6 +24,7 @@ from connectors.errors import unreachable
 from core import exif, images, perceptual
 from core.images import BadImage
 from core.labels import union_labels
+from inference.runtime import plan_for
 from schemas.pipeline import DEAD_LETTERS, FEEDBACK, STAGES
 from schemas.records import ColorsExtracted, DeadLetter, ExifExtracted, ImageEnriched, ObjectsDetected
 from streams.enrich import colors, embedding, geo
@@ -32,11 +33,10 @@ from .resources import Resources
 
 log = logging.getLogger("viewfinder.stages")
 
+GPU_DETECT_BATCH = 16
 RETRIES = 3  # tries of an event whose own processing fails, before its dead letter
 FIRST_DELAY = 0.5  # seconds before the second try; doubled each time ...
 MAX_DELAY = 30.0  # ... up to this, for stores that are down
-# What CLIP may call an image: COCO's labels and the open labels (core/vocabulary/open_labels.txt).
-OPEN_VOCABULARY = tuple(union_labels())
 
 
 def backoff(attempt: int) -> float:
@@ -171,7 +171,7 @@ class Stages:
             def run():
                 vector = embedder.embed_images([images.decode_rgb(thumbnail, None, self.settings.max_pixels)])[0]
                 s = self.settings
-                return vector, embedder.labels_of([vector], OPEN_VOCABULARY, s.clip_tag_threshold, s.clip_tag_limit)[0]
+                return vector, embedder.labels_of([vector], union_labels(), s.clip_tag_threshold, s.clip_tag_limit)[0]
 
             vectors["clip"], clip_tags = await asyncio.to_thread(run)
             return ImageEnriched(**event.asdict(), vectors=vectors, embedding_status="ok", clip_tags=clip_tags)
@@ -232,6 +232,12 @@ def _detect_all(detector, decoded: list) -> list[dict]:
     return [tags for i in range(0, len(decoded), step) for tags in detector.detect(decoded[i : i + step])]
 
 
+def detection_batch(settings) -> int:
+    """A GPU wants batches; a CPU runs one image at a time anyway (`_detect_all`), and a batch
+    taken whole would hold every image of it from the next stages until the last is detected."""
+    return GPU_DETECT_BATCH if plan_for(settings).device == "cuda" else 1
+
+
 def _detect_one(detector, decoded) -> dict:
     return detector.detect([decoded])[0]
 
@@ -285,11 +291,16 @@ def register(app, channels: dict, resources: Resources) -> dict:
     stages = Stages(resources, channels[DEAD_LETTERS.name])
     settings = resources.settings
     # Detection batches for the GPU, the sink for fewer, larger writes; the CPU stages overlap.
+    detect_batch = settings.detect_batch or detection_batch(settings)
     batched = {
-        "detect": (settings.detect_batch, settings.detect_batch_wait),
+        "detect": (detect_batch, settings.detect_batch_wait),
         "sink": (settings.sink_batch, settings.detect_batch_wait),
     }
     concurrent = {"exif": settings.stage_concurrency, "colors": settings.stage_concurrency}
+    if detect_batch == 1:
+        # One image in the model (which runs one forward pass at a time), the next being fetched,
+        # decoded and preprocessed on the other core meanwhile.
+        concurrent["detect"] = 2
     agents = {}
     for stage in STAGES:
         out = channels[stage.produces.name] if stage.produces else None

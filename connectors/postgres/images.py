@@ -14,6 +14,7 @@ from schemas.pipeline import STAGES, passed
 from .brands import brand_key_sql
 
 COLORS = 4  # swatches per image, largest coverage first
+GALLERY_COVERAGE = 10.0  # % of an image a colour covers at least to count for the gallery's colour filter
 # The export's columns, in file order: name → SQL over `images i` (connectors.export types them).
 EXPORT_COLUMNS: dict[str, str] = {
     "id": "i.id",
@@ -154,6 +155,58 @@ class Images:
             cur.execute("SELECT stage, reason, failed_at FROM dead_letters WHERE image_id = %s", (image_id,))
             row["dead_letters"] = cur.fetchall()
             return row
+
+    def gallery(self, filters: dict, after: tuple[datetime, str] | None, limit: int) -> tuple[list[dict], int]:
+        """Enriched images, newest first: the page after the keyset ``after`` (arrived_at, id of
+        the last one shown), and how many match ``filters`` in all. Filters (each optional):
+        ``color`` (a family of core.colors.FAMILIES among the image's dominant colours, at
+        least GALLERY_COVERAGE % of it), ``orientation``, ``tag`` (DETR's, CLIP's or the
+        dataset's), ``make`` (any spelling of the brand), ``taken_from``/``taken_to`` (dates)."""
+        where, params = ["i.status = 'enriched'"], dict[str, object]()
+        if filters.get("color"):
+            where.append(
+                "EXISTS (SELECT 1 FROM jsonb_array_elements(i.colors) c WHERE colour_family(c->>'hex') = %(color)s "
+                "AND (c->>'coverage')::float >= %(coverage)s)"
+            )
+            params.update(color=filters["color"], coverage=GALLERY_COVERAGE)
+        if filters.get("orientation"):
+            where.append("i.orientation = %(orientation)s")
+            params["orientation"] = filters["orientation"]
+        if filters.get("tag"):
+            where.append(
+                "(EXISTS (SELECT 1 FROM image_tags t WHERE t.image_id = i.id AND t.label = %(tag)s) "
+                "OR i.clip_tags ? %(tag)s "
+                "OR EXISTS (SELECT 1 FROM unsplash_photos p JOIN unsplash_keywords k USING (photo_id) "
+                "WHERE p.image_id = i.id AND k.keyword = %(tag)s))"
+            )
+            params["tag"] = filters["tag"]
+        if filters.get("make"):
+            where.append(f"{brand_key_sql('i.make')} = {brand_key_sql('%(make)s')}")
+            params["make"] = filters["make"]
+        if filters.get("taken_from"):
+            where.append("i.taken_at >= %(taken_from)s")
+            params["taken_from"] = filters["taken_from"]
+        if filters.get("taken_to"):
+            where.append("i.taken_at < %(taken_to)s::date + 1")
+            params["taken_to"] = filters["taken_to"]
+        matching = " AND ".join(where)
+        page = matching
+        if after is not None:
+            page += " AND (i.arrived_at, i.id) < (%(after_at)s, %(after_id)s)"
+            params.update(after_at=after[0], after_id=after[1])
+        with self.db.cursor() as cur:
+            cur.execute(
+                f"""SELECT i.id, i.source, i.filename, i.arrived_at, i.width, i.height, i.orientation, i.make,
+                           i.taken_at, i.colors, i.clip_tags,
+                           COALESCE((SELECT jsonb_object_agg(t.label, round(t.score::numeric, 4))
+                                     FROM image_tags t WHERE t.image_id = i.id), '{{}}'::jsonb) AS tags
+                    FROM images i WHERE {page}
+                    ORDER BY i.arrived_at DESC, i.id DESC LIMIT %(limit)s""",
+                {**params, "limit": limit},
+            )
+            rows = cur.fetchall()
+            cur.execute(f"SELECT count(*) AS n FROM images i WHERE {matching}", params)
+            return rows, cur.fetchone()["n"]
 
     def near_duplicates(self, image_id: str, within: int, limit: int = 50) -> list[dict] | None:
         """Images near-duplicate to this one (core.perceptual.alike: hashes within ``within`` bits,

@@ -176,12 +176,16 @@ def _from_original_value(name: str, value):
 
 
 def tag_resolution(words: list[str], resolver=None) -> dict[str, dict]:
-    """Word → {label, score, via}. With a `TagResolver` (inference.semantics) words are
-    matched by meaning ("puppy" → "dog"); without one, only exact and plural forms match."""
+    """Word → {label, score, via} and, where WordNet relates the label to others of the
+    vocabulary, ``kinds`` (labels that are kinds of it) and ``broader`` (labels it is a close
+    kind of). With a `TagResolver` (inference.semantics) words are matched by meaning ("puppy"
+    → "dog"); without one, only exact and plural forms match."""
     if resolver is not None:
-        return {
-            w: {"label": r.label, "score": round(r.score, 3), "via": r.via} for w, r in resolver.resolve(words).items()
-        }
+        out = {}
+        for w, r in resolver.resolve(words).items():
+            out[w] = {"label": r.label, "score": round(r.score, 3), "via": r.via}
+            out[w].update({k: list(v) for k, v in (("kinds", r.kinds), ("broader", r.broader)) if v})
+        return out
     out = {}
     for word in words:
         forms = [word, word[:-1] if word.endswith("s") else word, word[:-2] if word.endswith("es") else word]
@@ -194,6 +198,30 @@ def tag_resolution(words: list[str], resolver=None) -> dict[str, dict]:
     return out
 
 
+@dataclass(frozen=True)
+class Wanted:
+    """What the wanted words ask of an image's tags: word → label (None: unresolved), and per
+    label the labels that meet it too (its kinds) or may (the broader ones)."""
+
+    resolved: dict[str, str | None]
+    kinds: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    broader: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, resolution: dict[str, dict]) -> Wanted:
+        """From `tag_resolution`'s answer."""
+        resolved = {w: r["label"] for w, r in resolution.items()}
+        related = {k: {r["label"]: tuple(r[k]) for r in resolution.values() if r.get(k)} for k in ("kinds", "broader")}
+        return cls(resolved, **related)
+
+    def labels(self) -> list[str]:
+        """Every label an image may carry to meet some word: what candidates are filtered by."""
+        found = {label for label in self.resolved.values() if label}
+        for label in list(found):
+            found.update(self.kinds.get(label, ()), self.broader.get(label, ()))
+        return sorted(found)
+
+
 def resolve_tags(words: list[str], resolver=None) -> dict[str, str | None]:
     return {word: r["label"] for word, r in tag_resolution(words, resolver).items()}
 
@@ -203,9 +231,15 @@ def stated(prefs: Preferences) -> int:
     return sum(map(bool, (prefs.color, prefs.orientation, prefs.width or prefs.height, prefs.tags, prefs.make)))
 
 
-def values(prefs: Preferences, payloads: list[dict], resolved: dict[str, str | None]) -> list[float]:
+Resolved = Wanted | dict[str, str | None]
+
+
+def values(
+    prefs: Preferences, payloads: list[dict], resolved: Resolved, clip: list[dict[str, float]] | None = None
+) -> list[float]:
     """`score`'s value for every candidate, without building explanations (only the results
-    shown need those), the colour maths done once for all."""
+    shown need those), the colour maths done once for all. ``clip``: per payload, the wanted
+    words CLIP finds in the image, with their probabilities."""
     parts = []
     if prefs.color:
         parts.append(_colour_arrays(prefs.color, [p.get("colors") or [] for p in payloads])[0])
@@ -216,31 +250,66 @@ def values(prefs: Preferences, payloads: list[dict], resolved: dict[str, str | N
             np.array([_size_fit(prefs.width, prefs.height, p.get("width"), p.get("height"))[0] for p in payloads])
         )
     if prefs.tags:
-        labels, wanted = _tag_targets(resolved)
-        parts.append(np.array([len(labels & set(p.get("tags") or [])) / wanted for p in payloads]))
+        wanted = as_wanted(resolved)
+        found = clip or [{}] * len(payloads)
+        parts.append(np.array([_tags_fit(wanted, set(p.get("tags") or []), c)[0] for p, c in zip(payloads, found)]))
     if prefs.make:
         parts.append(np.array([p.get("make") == prefs.make for p in payloads], dtype=float))
     return (np.mean(parts, axis=0) if parts else np.zeros(len(payloads))).tolist()
 
 
-def _tag_targets(resolved: dict[str, str | None]) -> tuple[set[str], int]:
-    # "dog" and "dogs" ask for one thing; a word nothing resolved to still counts as unmet.
-    labels = {label for label in resolved.values() if label}
-    return labels, len(labels) + sum(1 for label in resolved.values() if label is None)
+BROADER_CREDIT = 0.5  # a wanted label met only by one it is a kind of: a dog may be the puppy asked for
 
 
-def score(prefs: Preferences, payload: dict, resolved: dict[str, str | None]) -> tuple[float, dict]:
-    return scores(prefs, [payload], resolved)[0]
+def as_wanted(resolved: Wanted | dict[str, str | None]) -> Wanted:
+    return resolved if isinstance(resolved, Wanted) else Wanted(resolved)
 
 
-def scores(prefs: Preferences, payloads: list[dict], resolved: dict[str, str | None]) -> list[tuple[float, dict]]:
+def _tags_fit(wanted: Wanted, present: set[str], clip: dict[str, float]) -> tuple[float, dict[str, dict]]:
+    """The mean credit of the things wanted, and for each word how it was met. A label (or a
+    kind of it) among the image's tags, or CLIP finding the word in the image (``clip``: word →
+    zero-shot probability, for the words it found), meet it; a broader label earns
+    BROADER_CREDIT. Words resolving to one label ask for one thing ("dog", "dogs")."""
+    things: dict[tuple, list[str]] = {}
+    for word, label in wanted.resolved.items():
+        things.setdefault(("label", label) if label else ("word", word), []).append(word)
+    total, paths = 0.0, {}
+    path: dict[str, object]
+    for (kind, name), words in things.items():
+        label = name if kind == "label" else None
+        by = sorted(present & {label, *wanted.kinds.get(label, ())}) if label else []
+        seen = {w: clip[w] for w in words if w in clip}
+        broad = sorted(present & set(wanted.broader.get(label, ()))) if label else []
+        if by:
+            credit, path = 1.0, {"path": "tag" if label in by else "kind", "by": by}
+        elif seen:
+            credit, path = 1.0, {"path": "clip", "probability": round(max(seen.values()), 3)}
+        elif broad:
+            credit, path = BROADER_CREDIT, {"path": "broader", "by": broad}
+        else:
+            credit, path = 0.0, {"path": "none"}
+        total += credit
+        paths.update(dict.fromkeys(words, path))
+    return total / max(1, len(things)), paths
+
+
+def score(prefs: Preferences, payload: dict, resolved: Resolved, clip: dict[str, float] | None = None):
+    return scores(prefs, [payload], resolved, [clip or {}])[0]
+
+
+def scores(
+    prefs: Preferences, payloads: list[dict], resolved: Resolved, clip: list[dict[str, float]] | None = None
+) -> list[tuple[float, dict]]:
     """(score, why) per payload; the colour maths once for all of them."""
     colours = color_fits(prefs.color, [p.get("colors") or [] for p in payloads]) if prefs.color else None
-    return [_score(prefs, payload, resolved, colours[i] if colours else None) for i, payload in enumerate(payloads)]
+    wanted, found = as_wanted(resolved), clip or [{}] * len(payloads)
+    return [
+        _score(prefs, payload, wanted, colours[i] if colours else None, found[i]) for i, payload in enumerate(payloads)
+    ]
 
 
 def _score(
-    prefs: Preferences, payload: dict, resolved: dict[str, str | None], colour: tuple[float, dict] | None
+    prefs: Preferences, payload: dict, wanted: Wanted, colour: tuple[float, dict] | None, clip: dict[str, float]
 ) -> tuple[float, dict]:
     parts, why = [], {}
     if colour is not None:
@@ -254,16 +323,22 @@ def _score(
         s, why["size"] = _size_fit(prefs.width, prefs.height, payload.get("width"), payload.get("height"))
         parts.append(s)
     if prefs.tags:
-        labels, wanted = _tag_targets(resolved)
         present = set(payload.get("tags") or [])
-        matched = sorted(labels & present)
-        parts.append(len(matched) / wanted)
+        fit, paths = _tags_fit(wanted, present, clip)
+        parts.append(fit)
+        labels = {label for label in wanted.resolved.values() if label}
+        met = {w: p["by"] for w, p in paths.items() if p["path"] in ("tag", "kind")}
+        matched = sorted({str(wanted.resolved[w]) for w in met})
+        tags = sorted({t for by in met.values() for t in by})
         why["tags"] = {
             "matched": matched,
-            "missing": sorted(labels - present),
-            "resolved_from": {label: sorted(w for w, lb in resolved.items() if lb == label) for label in matched},
-            "sources": {label: (payload.get("tag_sources") or {}).get(label, []) for label in matched},
-            "unresolved": [w for w, label in resolved.items() if label is None],
+            "missing": sorted(labels - set(matched)),
+            "resolved_from": {
+                label: sorted(w for w, lb in wanted.resolved.items() if lb == label) for label in matched
+            },
+            "sources": {tag: (payload.get("tag_sources") or {}).get(tag, []) for tag in tags},
+            "unresolved": [w for w, label in wanted.resolved.items() if label is None],
+            "paths": paths,
         }
     if prefs.make:
         match = payload.get("make") == prefs.make

@@ -32,9 +32,12 @@ def _base_filter(prefs: ranking.Preferences) -> dict:
     return {"make": prefs.make} if prefs.make else {}
 
 
-def candidates(index, prefs: ranking.Preferences, labels: list[str], exclude: list[str]) -> dict[str, dict]:
+def candidates(
+    index, prefs: ranking.Preferences, labels: list[str], exclude: list[str], texts: dict | None = None
+) -> dict[str, dict]:
     """Nearest by colour; those matching the wanted orientation and tags first, so a strict
-    match is never crowded out by near-misses."""
+    match is never crowded out by near-misses; and for each of ``texts`` (word → CLIP text
+    vector), the images nearest it, which may show the word untagged."""
     vector = palette_vector([(prefs.color, 100.0)]) if prefs.color else _NEUTRAL
     base = _base_filter(prefs)
     narrowed = dict(base)
@@ -46,6 +49,10 @@ def candidates(index, prefs: ranking.Preferences, labels: list[str], exclude: li
     searches = [
         {"using": "palette", "vector": vector, "must": must, "limit": CANDIDATES, "exclude": exclude or None}
         for must in ([narrowed, base] if narrowed != base else [base])
+    ]
+    searches += [
+        {"using": "clip", "vector": vector, "must": base, "limit": CANDIDATES, "exclude": exclude or None}
+        for vector in (texts or {}).values()
     ]
     for hits in index.search_many(searches):
         for hit in hits:
@@ -81,19 +88,23 @@ def feedback_fit(index, prefs: ranking.Preferences, opinions: Opinions, found: d
 
 
 def recommend(
-    index, prefs: ranking.Preferences, resolved: dict[str, str | None], opinions: Opinions | None = None
+    index, prefs: ranking.Preferences, resolved: ranking.Resolved, opinions: Opinions | None = None, words=None
 ) -> list[dict]:
-    labels = sorted({label for label in resolved.values() if label})
+    """``words``: the wanted words as CLIP sees them (inference.clip.WordFinder), where its weights exist."""
+    wanted = ranking.as_wanted(resolved)
     opinions = opinions or Opinions()
-    found = candidates(index, prefs, labels, opinions.judged)
+    texts = words.queries if words is not None and prefs.tags else {}
+    found = candidates(index, prefs, wanted.labels(), opinions.judged, texts)
     fits = feedback_fit(index, prefs, opinions, found) if opinions.judged else {}
     ids = list(found)
     payloads = [found[i]["payload"] for i in ids]
+    seen = words.found(index.vectors(ids, "clip")) if texts else {}
+    clip = [seen.get(i, {}) for i in ids]
     stated = ranking.stated(prefs)
     # Feedback counts as one more preference, next to those the user stated.
     totals = [
         (v * stated + fits[iid]) / (stated + 1) if iid in fits else v
-        for iid, v in zip(ids, ranking.values(prefs, payloads, resolved))
+        for iid, v in zip(ids, ranking.values(prefs, payloads, wanted, clip))
     ]
     order = sorted(range(len(ids)), key=lambda i: (-totals[i], ids[i]))
     if prefs.group_duplicates:
@@ -102,7 +113,7 @@ def recommend(
     else:
         top, folded = order[: prefs.limit], {}
     results = []
-    for i, (_, why) in zip(top, ranking.scores(prefs, [payloads[i] for i in top], resolved)):
+    for i, (_, why) in zip(top, ranking.scores(prefs, [payloads[i] for i in top], wanted, [clip[i] for i in top])):
         if folded.get(i):
             why["near_duplicates_folded"] = folded[i]
         if ids[i] in fits:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from core.ids import is_image_id
+from core.labels import union_labels
 from schemas.records import Feedback
 
 from . import ranking, recommender
@@ -51,10 +52,16 @@ def prepare(db, body: dict) -> Request:
     return Request(ranking.parse_preferences(body), user_name, opinions)
 
 
-def recommend(index, request: Request, resolver) -> dict:
+def recommend(index, request: Request, resolver, embedder=None, clip_threshold: float = 0.1) -> dict:
+    """``embedder`` (CLIP, where its weights exist): the wanted words also find images by CLIP
+    zero-shot against the open vocabulary, at the pipeline's CLIP tag threshold."""
     resolution = ranking.tag_resolution(request.prefs.tags, resolver)
-    resolved = {word: r["label"] for word, r in resolution.items()}
-    results = recommender.recommend(index, request.prefs, resolved, request.opinions)
+    wanted = ranking.Wanted.of(resolution)
+    resolved = wanted.resolved
+    words = None
+    if embedder is not None and request.prefs.tags:
+        words = embedder.word_finder(request.prefs.tags, union_labels(), clip_threshold)
+    results = recommender.recommend(index, request.prefs, wanted, request.opinions, words)
     return {
         "results": results,
         "resolved_tags": resolved,

@@ -140,3 +140,28 @@ def test_more_like_this(collection, gateway):
     assert body["space"] == "clip" and red not in {r["id"] for r in body["results"]}
     assert {r["id"] for r in body["results"]} == set(collection["red"][1:])
     assert gateway.get(f"/recommend/similar/{'0' * 32}").status_code == 404
+
+
+@pytest.mark.parametrize("threshold", [0.0, 1.01])
+def test_wanted_words_find_images_through_clip(stack, db, collection, tiny_clip, threshold):
+    """Where CLIP's weights exist, a word no tag carries still finds the images CLIP sees it in:
+    at threshold 0 it sees it in every image, above 1 in none (the tiny model's probabilities
+    mean nothing in between)."""
+    from connectors.vectors import open_index
+    from inference.clip import load_embedder
+    from query.recommendation import service
+
+    embedder = load_embedder(str(tiny_clip), None, 120)
+    index = open_index(stack)
+    try:
+        asked = service.prepare(db, {"tags": ["zzqx lantern"], "limit": 5, "group_duplicates": False})
+        body = service.recommend(index, asked, None, embedder, threshold)
+    finally:
+        index.close()
+    assert body["resolved_tags"] == {"zzqx lantern": None} and len(body["results"]) == 5
+    paths = [r["why"]["tags"]["paths"]["zzqx lantern"] for r in body["results"]]
+    if threshold == 0.0:
+        assert all(p["path"] == "clip" and 0.0 < p["probability"] <= 1.0 for p in paths)
+        assert all(r["score"] == 1.0 for r in body["results"])
+    else:
+        assert paths == [{"path": "none"}] * 5 and all(r["score"] == 0.0 for r in body["results"])

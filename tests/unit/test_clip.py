@@ -175,3 +175,27 @@ def test_labels_of_images_with_prompt_ensembling(embedder):
     assert [len(f) for f in found] == [2, 2] and all(set(f) <= set(labels) for f in found)
     assert embedder.labels_of(vectors, labels, threshold=0.0, top=2) == found
     assert embedder.logit_scale > 1.0
+
+
+def test_a_word_is_found_where_it_takes_its_share_beside_the_vocabulary():
+    from inference.clip import WordFinder
+
+    vocabulary = ("beach", "forest", "city")
+    matrix = np.eye(3)
+    rows = np.array([[0.0, 0.6, 0.8], [1.0, 0.0, 0.0]])  # "lantern" (new), "beach" (a label too)
+    finder = WordFinder(["lantern", "beach"], rows, matrix, vocabulary, scale=10.0, threshold=0.3)
+    assert list(finder.queries) == ["lantern", "beach"] and finder.queries["beach"] == [1.0, 0.0, 0.0]
+    vectors = {"a": [0.0, 0.6, 0.8], "b": [1.0, 0.0, 0.0], "c": [0.0, 1.0, 0.0]}
+    found = finder.found(vectors)
+
+    def expected(image, word_row, rivals):
+        logits = 10.0 * np.array([np.dot(image, word_row), *[np.dot(image, r) for r in rivals]])
+        return float(np.exp(logits[0]) / np.exp(logits).sum())
+
+    lantern_a = expected(vectors["a"], rows[0], matrix)
+    assert found["a"] == {"lantern": round(lantern_a, 4)} and lantern_a > 0.3
+    # "beach" competes with the other labels, not with itself: the whole share, not half.
+    beach_b = expected(vectors["b"], rows[1], matrix[1:])
+    assert found["b"]["beach"] == round(beach_b, 4) and beach_b > 0.99
+    assert "c" not in found  # a forest: neither word takes its share
+    assert finder.found({}) == {}

@@ -10,7 +10,8 @@ from datetime import date, datetime
 import numpy as np
 import pytest
 
-from dashboards import columns, treemap, worldmap
+from core import worldmap
+from dashboards import columns, treemap
 from query.analytics import graphs
 
 # -- treemap ---------------------------------------------------------------------

@@ -237,6 +237,7 @@ def test_why_explains_every_component():
         "resolved_from": {"dog": ["dogs"]},
         "sources": {"dog": ["detr"]},
         "unresolved": ["unicorn"],
+        "paths": {"dogs": {"path": "tag", "by": ["dog"]}, "cats": {"path": "none"}, "unicorn": {"path": "none"}},
     }
     assert why["make"] == {"wanted": "canon", "actual": "canon", "match": True}
 
@@ -274,6 +275,7 @@ def test_tags_matched_and_missing():
         "resolved_from": {"dog": ["dog"]},
         "sources": {"dog": ["detr"]},
         "unresolved": [],
+        "paths": {"dog": {"path": "tag", "by": ["dog"]}, "bicycle": {"path": "none"}},
     }
     assert why_none["tags"]["missing"] == ["zebra"]
 
@@ -342,6 +344,43 @@ def test_words_resolving_to_one_label_count_once():
     prefs = parse_preferences({"tags": ["dog", "unicorn"]})
     value, why = score(prefs, {"tags": ["dog"]}, resolve_tags(prefs.tags))
     assert value == 0.5 and why["tags"]["unresolved"] == ["unicorn"]
+
+
+def test_a_kind_of_the_label_meets_it_a_broader_one_half_and_clip_a_word_it_finds():
+    from query.recommendation.ranking import BROADER_CREDIT, Wanted, values
+
+    prefs = parse_preferences({"tags": ["dog"]})
+    dog = Wanted({"dog": "dog"}, kinds={"dog": ("puppy",)}, broader={"dog": ("animal",)})
+    value, why = score(prefs, {"tags": ["puppy"], "tag_sources": {"puppy": ["clip"]}}, dog)
+    assert value == 1.0 and why["tags"]["matched"] == ["dog"] and why["tags"]["missing"] == []
+    assert why["tags"]["paths"]["dog"] == {"path": "kind", "by": ["puppy"]}
+    assert why["tags"]["sources"] == {"puppy": ["clip"]}
+    value, why = score(prefs, {"tags": ["animal"]}, dog)
+    assert value == BROADER_CREDIT and why["tags"]["paths"]["dog"] == {"path": "broader", "by": ["animal"]}
+    assert why["tags"]["missing"] == ["dog"]
+    value, why = score(prefs, {"tags": ["cat"]}, dog)
+    assert value == 0.0 and why["tags"]["paths"]["dog"] == {"path": "none"}
+    # CLIP finding the word meets it where no tag does, resolved or not.
+    prefs = parse_preferences({"tags": ["dog", "lantern"]})
+    both = Wanted({"dog": "dog", "lantern": None})
+    value, why = score(prefs, {"tags": ["dog"]}, both, {"lantern": 0.31})
+    assert value == 1.0 and why["tags"]["paths"]["lantern"] == {"path": "clip", "probability": 0.31}
+    assert why["tags"]["unresolved"] == ["lantern"] and why["tags"]["paths"]["dog"]["path"] == "tag"
+    assert values(prefs, [{"tags": ["dog"]}] * 2, both, [{"lantern": 0.31}, {}]) == [1.0, 0.5]
+
+
+def test_wanted_from_the_resolution_lists_every_label_that_may_meet_it():
+    from query.recommendation.ranking import Wanted
+
+    wanted = Wanted.of(
+        {
+            "puppy": {"label": "puppy", "score": 1.0, "via": "exact", "broader": ["dog"]},
+            "pets": {"label": "animal", "score": 1.0, "via": "lemma", "kinds": ["cat", "dog"]},
+            "zzz": {"label": None, "score": 0.1, "via": "none"},
+        }
+    )
+    assert wanted.resolved == {"puppy": "puppy", "pets": "animal", "zzz": None}
+    assert wanted.labels() == ["animal", "cat", "dog", "puppy"]
 
 
 def test_values_for_many_candidates_equal_each_score():

@@ -91,7 +91,8 @@ def test_exact_match_after_normalising(resolver):
     ],
 )
 def test_lemma_and_noun_phrase_head(resolver, word, label):
-    assert resolver.resolve([word])[word] == Resolution(word, label, 1.0, "lemma")
+    r = resolver.resolve([word])[word]
+    assert Resolution(r.word, r.label, r.score, r.via) == Resolution(word, label, 1.0, "lemma")
 
 
 def test_plural_synonym_scores_like_its_singular(resolver):

@@ -214,6 +214,18 @@ def test_which_path_matched_is_said(resolver):
     assert (out["smartphone"].via, out["smartphone"].label) == ("embedding", "cell phone")
 
 
+def test_a_label_carries_its_kinds_and_the_close_labels_above_it(resolver):
+    out = resolver.resolve(["dog", "puppy", "person", "birds", "zzqx"])
+    assert "puppy" in out["dog"].kinds and out["dog"].broader == ("animal",)
+    assert (out["puppy"].label, out["puppy"].kinds, out["puppy"].broader) == ("puppy", (), ("dog",))
+    assert {"eagle", "owl", "swan"} <= set(out["birds"].kinds)
+    # Labels whose first WordNet sense is a person stand for the thing a photo shows.
+    assert {"man", "child", "surfer"} <= set(out["person"].kinds)
+    assert not {"tiger", "toaster", "whale", "hot dog"} & set(out["person"].kinds)
+    assert (out["zzqx"].label, out["zzqx"].kinds, out["zzqx"].broader) == (None, (), ())
+    assert all(set(r.kinds) | set(r.broader) <= set(union_labels()) for r in out.values())
+
+
 def test_without_wordnet_words_resolve_by_the_text_model(monkeypatch, caplog):
     from inference import lexicon, semantics
 

@@ -205,7 +205,7 @@ function card(result) {
   }), "write", signal, {context: `image ${shortId(id)}`});
   const size = result.width && result.height ? `${result.width}×${result.height}` : "";
   return fill(node,
-    el("a", {href: imageUrl(id, false), target: "_blank", rel: "noopener"},
+    el("a", {href: `#image/${encodeURIComponent(id)}`, title: "the image's page"},
       el("img", {src: imageUrl(id), alt: `Image ${shortId(id)}${size ? `, ${size}` : ""}`, class: "thumb"})),
     el("p", {class: "meta"},
       el("span", {class: "score", text: `score ${fmt(result.score)}`}),

