@@ -276,7 +276,7 @@ def test_free_text_tags_resolve_by_meaning(uploaded, gateway):
     assert body["resolved_tags"] == {"puppy": "puppy", "mammoth": "elephant"}
     puppy, mammoth = body["tag_resolution"]["puppy"], body["tag_resolution"]["mammoth"]
     assert puppy["via"] == "exact" and puppy["broader"] == ["dog"]  # a dog may be the puppy asked for
-    assert mammoth["via"] in ("wordnet", "embedding") and mammoth["score"] > 0.6  # by meaning
+    assert mammoth["via"] in ("wordnet", "embedding") and mammoth["score"] > 0.5  # by meaning
     # The tiny random detector calls everything an elephant, so elephants are what there is to find.
     top = body["results"][0]["why"]["tags"]
     assert top["matched"] == ["elephant"] and top["resolved_from"] == {"elephant": ["mammoth"]}
