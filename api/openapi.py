@@ -992,6 +992,25 @@ UI_DETAILS: dict[tuple[str, str], dict[str, Any]] = {
             )
         },
     },
+    ("GET", "/ui/world.json"): {
+        "tags": ["web"],
+        "summary": "the image page's offline world map: dots where people live",
+        "responses": {
+            "200": ok(
+                obj(
+                    {
+                        "points": {
+                            "type": "array",
+                            "items": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+                            "description": "[latitude, longitude] pairs, to a tenth of a degree",
+                        }
+                    },
+                    required=("points",),
+                ),
+                "the map's dots",
+            )
+        },
+    },
 }
 
 # -- the document -----------------------------------------------------------------------------

