@@ -147,10 +147,8 @@ async def recommend(request: web.Request) -> web.Response:
     # Wait for the text models only when there are words to resolve.
     resolver = await services.tag_resolver() if asked.prefs.tags else None
     embedder = await services.text_embedder() if asked.prefs.tags else None
-    threshold = services.settings.clip_tag_threshold
-    return json_response(
-        await asyncio.to_thread(service.recommend, services.index, asked, resolver, embedder, threshold)
-    )
+    clip = (services.settings.clip_tag_threshold, services.clip_vocabulary)
+    return json_response(await asyncio.to_thread(service.recommend, services.index, asked, resolver, embedder, *clip))
 
 
 async def similar(request: web.Request) -> web.Response:

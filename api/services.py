@@ -40,6 +40,7 @@ class Services:
     _resolver: asyncio.Future | None = field(default=None, init=False)
     _embedder: asyncio.Future | None = field(default=None, init=False)
     _word_embeddings: dict = field(default_factory=dict, init=False)
+    clip_vocabulary: tuple[str, ...] = field(default_factory=union_labels, init=False)
     publishing: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
 
     @classmethod
@@ -131,11 +132,15 @@ class Services:
         return dropped
 
     async def refresh_vocabulary(self) -> None:
-        """Let free-text tags resolve to the dataset's own keywords as well as the detector's labels."""
+        """Let free-text tags resolve to the dataset's own keywords as well as the detector's
+        labels, and judge wanted words by CLIP against the vocabulary the pipeline's CLIP tags
+        come from (the labels and the commonest VIEWFINDER_CLIP_KEYWORDS keywords)."""
         resolver = await self.tag_resolver()
         if resolver is not None:
             words = await asyncio.to_thread(self.db.unsplash.common_keywords, KEYWORD_VOCABULARY)
             await asyncio.to_thread(resolver.add_vocabulary, words)
+            common = [w.strip().lower() for w in words[: self.settings.clip_keywords] if w.strip()]
+            self.clip_vocabulary = tuple(dict.fromkeys([*union_labels(), *common]))
 
     @cached_property
     def ingestor(self) -> Ingestor:

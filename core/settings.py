@@ -100,6 +100,13 @@ class Settings:
         metadata={"doc": "least CLIP zero-shot probability (over the open vocabulary) for a label to tag an image"},
     )
     clip_tag_limit: int = field(default=3, metadata={"doc": "most CLIP zero-shot labels an image gets"})
+    clip_keywords: int = field(
+        default=200,
+        metadata={
+            "doc": "the dataset's commonest keywords CLIP may also call an image, beside the curated open labels "
+            "(core/vocabulary/open_labels.txt); looked up again every 10 minutes"
+        },
+    )
     text_model: str = field(
         default="",
         metadata={
@@ -179,6 +186,8 @@ class Settings:
             raise ValueError(f"VIEWFINDER_CLIP_TAG_THRESHOLD must be within [0, 1], got {self.clip_tag_threshold}")
         if not 0 <= self.clip_tag_limit <= 50:
             raise ValueError(f"VIEWFINDER_CLIP_TAG_LIMIT must be between 0 and 50, got {self.clip_tag_limit}")
+        if not 0 <= self.clip_keywords <= 5000:
+            raise ValueError(f"{_env_name('clip_keywords')} must be between 0 and 5000, got {self.clip_keywords}")
         if not 0 <= self.inference_threads <= 256:
             raise ValueError(f"VIEWFINDER_INFERENCE_THREADS must be between 0 and 256, got {self.inference_threads}")
         if not 0.001 <= self.broker_fetch_wait <= 30:

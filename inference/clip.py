@@ -12,6 +12,7 @@ from .runtime import Plan
 from .sessions import TOKEN_INPUTS, Graph, Input, forward_of
 
 _DECIMALS = 6
+MATRICES_KEPT = 4  # label matrices remembered, one per vocabulary
 # Prompt ensembling (CLIP paper, §3.1.4): a label reads as a caption, averaged over phrasings.
 PROMPTS = ("a photo of a {}.", "a photo of the {}.", "a close-up photo of a {}.", "a picture of a {}.", "{}")
 
@@ -108,6 +109,8 @@ class ImageEmbedder(InferenceModel):
         cached = self._label_matrices.get(labels)
         if cached is None:
             cached = self._label_matrices[labels] = self._prompted(labels)
+            while len(self._label_matrices) > MATRICES_KEPT:  # a vocabulary that grows leaves old ones behind
+                self._label_matrices.pop(next(iter(self._label_matrices)))
         return cached
 
     def _prompted(self, labels: tuple[str, ...]) -> np.ndarray:

@@ -46,7 +46,6 @@ LABEL_SENSE = {
     "table": "table.n.02",
     "branch": "branch.n.02",
     "ruins": "ruin.n.02",
-    "village": "village.n.02",
 }
 
 

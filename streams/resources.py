@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from functools import cached_property
 
 from connectors.objectstore import ObjectStore, open_store
 from connectors.postgres import Database, open_database
 from connectors.vectors import VectorIndex, open_index
+from core.labels import union_labels
 from core.settings import Settings
 from inference.loading import ModelUnavailable
 
 log = logging.getLogger("viewfinder.stages")
+VOCABULARY_TTL_S = 600.0
 
 
 class Resources:
@@ -24,6 +27,7 @@ class Resources:
         self.settings = settings
         self._models: dict[str, object] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._vocabulary: tuple[float, tuple[str, ...]] | None = None  # (when looked up, labels)
 
     @cached_property
     def store(self) -> ObjectStore:
@@ -81,6 +85,25 @@ class Resources:
             return model
 
         return await self._model("image embedding", load)
+
+    async def clip_vocabulary(self) -> tuple[str, ...]:
+        """What CLIP may call an image: COCO's labels, the curated open labels, then the dataset's
+        commonest keywords (VIEWFINDER_CLIP_KEYWORDS). Looked up again every VOCABULARY_TTL_S, as
+        a dataset run adds keywords; a database that cannot answer leaves the last one in use."""
+        now = time.monotonic()
+        if self._vocabulary is None or now - self._vocabulary[0] >= VOCABULARY_TTL_S:
+            keywords: list[str] = []
+            try:
+                if self.settings.clip_keywords:
+                    keywords = await asyncio.to_thread(self.db.unsplash.common_keywords, self.settings.clip_keywords)
+            except Exception as exc:
+                if self._vocabulary is not None:
+                    log.warning("cannot refresh CLIP's vocabulary, keeping the last: %s", exc)
+                    return self._vocabulary[1]
+                raise
+            words = [k.strip().lower() for k in keywords if k and k.strip()]
+            self._vocabulary = (now, tuple(dict.fromkeys([*union_labels(), *words])))
+        return self._vocabulary[1]
 
     def close(self) -> None:
         for name in ("db", "index"):

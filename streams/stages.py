@@ -23,7 +23,6 @@ from functools import partial
 from connectors.errors import unreachable
 from core import exif, images, perceptual
 from core.images import BadImage
-from core.labels import union_labels
 from inference.runtime import plan_for
 from schemas.pipeline import DEAD_LETTERS, FEEDBACK, STAGES
 from schemas.records import ColorsExtracted, DeadLetter, ExifExtracted, ImageEnriched, ObjectsDetected
@@ -164,6 +163,7 @@ class Stages:
         vectors = await asyncio.to_thread(embedding.vectors, event.colors)
         embedder = await self.resources.embedder()
         if embedder is not None:
+            vocabulary = await self.resources.clip_vocabulary()
             # CLIP looks at 224 pixels: the thumbnail the colours stage stored is plenty, and a
             # fraction of the original to fetch and decode.
             thumbnail = await asyncio.to_thread(self.resources.store.get, images.thumbnail_key(event.id))
@@ -171,7 +171,7 @@ class Stages:
             def run():
                 vector = embedder.embed_images([images.decode_rgb(thumbnail, None, self.settings.max_pixels)])[0]
                 s = self.settings
-                return vector, embedder.labels_of([vector], union_labels(), s.clip_tag_threshold, s.clip_tag_limit)[0]
+                return vector, embedder.labels_of([vector], vocabulary, s.clip_tag_threshold, s.clip_tag_limit)[0]
 
             vectors["clip"], clip_tags = await asyncio.to_thread(run)
             return ImageEnriched(**event.asdict(), vectors=vectors, embedding_status="ok", clip_tags=clip_tags)

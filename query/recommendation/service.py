@@ -52,15 +52,18 @@ def prepare(db, body: dict) -> Request:
     return Request(ranking.parse_preferences(body), user_name, opinions)
 
 
-def recommend(index, request: Request, resolver, embedder=None, clip_threshold: float = 0.1) -> dict:
+def recommend(
+    index, request: Request, resolver, embedder=None, clip_threshold: float = 0.1, vocabulary: tuple = ()
+) -> dict:
     """``embedder`` (CLIP, where its weights exist): the wanted words also find images by CLIP
-    zero-shot against the open vocabulary, at the pipeline's CLIP tag threshold."""
+    zero-shot against ``vocabulary`` (by default the labels CLIP may give), at the pipeline's CLIP
+    tag threshold."""
     resolution = ranking.tag_resolution(request.prefs.tags, resolver)
     wanted = ranking.Wanted.of(resolution)
     resolved = wanted.resolved
     words = None
     if embedder is not None and request.prefs.tags:
-        words = embedder.word_finder(request.prefs.tags, union_labels(), clip_threshold)
+        words = embedder.word_finder(request.prefs.tags, vocabulary or union_labels(), clip_threshold)
     results = recommender.recommend(index, request.prefs, wanted, request.opinions, words)
     return {
         "results": results,

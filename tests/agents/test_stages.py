@@ -170,7 +170,8 @@ def test_embed_stage_labels_by_clip_zero_shot_and_the_sink_keeps_them(stores):
     try:
         enriched, row = run(go())
         assert enriched.embedding_status == "ok" and len(enriched.vectors["clip"]) == support.TINY_CLIP_DIM
-        assert len(enriched.clip_tags) == 2 and set(enriched.clip_tags) <= set(union_labels())
+        vocabulary = run(worker.resources.clip_vocabulary())
+        assert len(enriched.clip_tags) == 2 and set(enriched.clip_tags) <= set(vocabulary)
         assert all(0 < p <= 1 for p in enriched.clip_tags.values()) and sum(enriched.clip_tags.values()) <= 1
         assert row["clip_tags"] == enriched.clip_tags and row["phash"] == 12345
         payload = index.search("palette", enriched.vectors["palette"], {"tags": list(enriched.clip_tags)}, 5)
@@ -182,3 +183,24 @@ def test_embed_stage_labels_by_clip_zero_shot_and_the_sink_keeps_them(stores):
     finally:
         index.close()
         worker.close()
+
+
+def test_clip_may_also_call_an_image_by_the_datasets_commonest_keywords(stores):
+    photo = f"agent-vocabulary-{uuid.uuid4().hex[:8]}"
+    keywords = {"zzfjord-light": 3, "zzmoss-carpet": 2}  # keyword → how many photos have it
+    worker = Worker(stores)
+    with worker.resources.db.cursor() as cur:
+        for keyword, photos in keywords.items():
+            for n in range(photos):
+                cur.execute(
+                    "INSERT INTO unsplash_keywords (photo_id, keyword) VALUES (%s, %s)", (f"{photo}-{n}", keyword)
+                )
+    try:
+        vocabulary = run(worker.resources.clip_vocabulary())
+        assert vocabulary[: len(union_labels())] == union_labels()  # the curated labels first, as they were
+        assert {"zzfjord-light", "zzmoss-carpet"} <= set(vocabulary) and len(vocabulary) == len(set(vocabulary))
+        assert run(worker.resources.clip_vocabulary()) is vocabulary  # looked up once per VOCABULARY_TTL_S
+        assert run(Worker(stores.replace(clip_keywords=0)).resources.clip_vocabulary()) == union_labels()
+    finally:
+        with worker.resources.db.cursor() as cur:
+            cur.execute("DELETE FROM unsplash_keywords WHERE photo_id LIKE %s", (f"{photo}-%",))
