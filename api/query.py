@@ -7,7 +7,7 @@ import asyncio
 from aiohttp import web
 
 from core import perceptual
-from core.colors import family
+from core.colors import with_families
 from core.ids import is_image_id
 from core.images import THUMB_SIDE, decode_rgb, jpeg_thumbnail, thumbnail_key
 from query import gallery
@@ -56,7 +56,7 @@ async def image(request: web.Request) -> web.Response:
             "tags": row["tags"] if row["tags_status"] == "ok" else None,
             "clip_tags": row["clip_tags"],
             "keywords": keywords,
-            "colors": [{**c, "family": family(c["hex"])} for c in row["colors"] or []],
+            "colors": with_families(row["colors"]),
             "country": row["country"],
             "dead_letters": row["dead_letters"],
             "near_duplicates": near or [],

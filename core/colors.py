@@ -156,3 +156,8 @@ def family(hex_value: str) -> str:
         hue = 60 * ((r - g) / spread + 4)
     name = next(band for limit, band in _HUE_BANDS if hue < limit)
     return "brown" if name == "orange" and high < 0.6 else name
+
+
+def with_families(colors: list[dict] | None) -> list[dict]:
+    """Stored swatches ({hex, coverage, name}) with the family of each, as the API shows them."""
+    return [{**c, "family": family(c["hex"])} for c in colors or []]

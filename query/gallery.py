@@ -9,7 +9,7 @@ import json
 import re
 from datetime import date, datetime
 
-from core.colors import FAMILIES, family
+from core.colors import FAMILIES, with_families
 
 from .recommendation.ranking import ORIENTATIONS
 
@@ -107,6 +107,6 @@ def _item(row: dict, keywords: list[str]) -> dict:
         "height": row["height"],
         "orientation": row["orientation"],
         "make": row["make"],
-        "colors": [{**c, "family": family(c["hex"])} for c in row["colors"] or []],
+        "colors": with_families(row["colors"]),
         "tags": dict(sorted(tags.items(), key=lambda item: -(item[1]["score"] or 0.0))),
     }
