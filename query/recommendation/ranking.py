@@ -242,7 +242,7 @@ def values(
     words CLIP finds in the image, with their probabilities."""
     parts = []
     if prefs.color:
-        parts.append(_colour_arrays(prefs.color, [p.get("colors") or [] for p in payloads])[0])
+        parts.append(_colour_arrays(prefs.color, payloads)[0])
     if prefs.orientation:
         parts.append(np.array([p.get("orientation") == prefs.orientation for p in payloads], dtype=float))
     if prefs.width or prefs.height:
@@ -301,7 +301,8 @@ def scores(
     prefs: Preferences, payloads: list[dict], resolved: Resolved, clip: list[dict[str, float]] | None = None
 ) -> list[tuple[float, dict]]:
     """(score, why) per payload; the colour maths once for all of them."""
-    colours = color_fits(prefs.color, [p.get("colors") or [] for p in payloads]) if prefs.color else None
+    palettes = [p.get("colors") or [] for p in payloads]
+    colours = color_fits(prefs.color, palettes, payloads) if prefs.color else None
     wanted, found = as_wanted(resolved), clip or [{}] * len(payloads)
     return [
         _score(prefs, payload, wanted, colours[i] if colours else None, found[i]) for i, payload in enumerate(payloads)
@@ -347,28 +348,52 @@ def _score(
     return (float(np.mean(parts)) if parts else 0.0), why
 
 
-def _colour_arrays(wanted: str, palettes: list[list[dict]]):
-    """Fit per palette, ΔE to each of its colours (inf for padding), index of the nearest."""
-    width = max((len(p) for p in palettes), default=0) or 1
+PALETTE_WIDTH = 4  # colours per stored palette (streams.enrich.colors.K); shorter ones are padded
+# A payload may carry its palette as arrays already (`palette_arrays`, under this key): the
+# gateway's replica adds them once per image, so a request converts no colours of its candidates.
+ARRAYS = "_palette_arrays"
+
+
+def palette_arrays(palettes: list[list[dict]]) -> tuple[np.ndarray, np.ndarray]:
+    """CIELAB [n, PALETTE_WIDTH, 3] and coverage fractions [n, PALETTE_WIDTH] (0 for padding) of
+    stored palettes, decoded in one pass (stored colours are always "#rrggbb"; hex_to_rgb's
+    checks, once per colour, were most of a recommendation's time)."""
     padding = [{"hex": "000000", "coverage": 0.0}]
-    padded = [palette + padding * (width - len(palette)) for palette in palettes]
-    # Stored palettes come from the pipeline, always "#rrggbb": one hex decode for all of them
-    # (hex_to_rgb's checks, once per colour, were most of a recommendation's time).
+    padded = [palette[:PALETTE_WIDTH] + padding * (PALETTE_WIDTH - len(palette)) for palette in palettes]
     hexes = "".join(c["hex"].lstrip("#") for palette in padded for c in palette)
-    rgb = np.frombuffer(bytes.fromhex(hexes), np.uint8).reshape(len(palettes), width, 3)
-    coverage = (
-        np.array([[c["coverage"] for c in palette] for palette in padded], dtype=float).reshape(len(palettes), width)
-        / 100.0
-    )
-    distances = delta_e(rgb_to_lab(rgb), rgb_to_lab(hex_to_rgb(wanted)))
+    rgb = np.frombuffer(bytes.fromhex(hexes), np.uint8).reshape(len(palettes), PALETTE_WIDTH, 3)
+    coverage = np.array([[c["coverage"] for c in palette] for palette in padded], dtype=float)
+    return rgb_to_lab(rgb), coverage.reshape(len(palettes), PALETTE_WIDTH) / 100.0
+
+
+def _payload_arrays(payloads: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """`palette_arrays` of the payloads' colours: those carried (ARRAYS) taken as they are, the
+    rest converted together."""
+    missing = [i for i, p in enumerate(payloads) if ARRAYS not in p]
+    lab = np.empty((len(payloads), PALETTE_WIDTH, 3))
+    coverage = np.empty((len(payloads), PALETTE_WIDTH))
+    if missing:
+        lab[missing], coverage[missing] = palette_arrays([payloads[i].get("colors") or [] for i in missing])
+    carried = [i for i, p in enumerate(payloads) if ARRAYS in p]
+    if carried:
+        lab[carried] = [payloads[i][ARRAYS][0] for i in carried]
+        coverage[carried] = [payloads[i][ARRAYS][1] for i in carried]
+    return lab, coverage
+
+
+def _colour_arrays(wanted: str, payloads: list[dict]):
+    """Fit per payload, ΔE to each colour of its palette (inf for padding), index of the nearest."""
+    lab, coverage = _payload_arrays(payloads)
+    distances = delta_e(lab, rgb_to_lab(hex_to_rgb(wanted)))
     distances = np.where(coverage > 0, distances, np.inf)  # padding never matches
     fits = np.minimum(1.0, np.sum(coverage * np.exp(-((distances / COLOR_SCALE) ** 2)), axis=1))
     return fits, distances, np.argmin(distances, axis=1)
 
 
-def color_fits(wanted: str, palettes: list[list[dict]]) -> list[tuple[float, dict]]:
-    """(fit, why) per palette: the wanted colour against each of its colours, weighted by coverage."""
-    fits, distances, best = _colour_arrays(wanted, palettes)
+def color_fits(wanted: str, palettes: list[list[dict]], payloads: list[dict] | None = None) -> list[tuple[float, dict]]:
+    """(fit, why) per palette: the wanted colour against each of its colours, weighted by
+    coverage. ``payloads``: where the palettes come from, when they may carry their arrays."""
+    fits, distances, best = _colour_arrays(wanted, payloads or [{"colors": p} for p in palettes])
     out: list[tuple[float, dict]] = []
     for i, palette in enumerate(palettes):
         if not palette:

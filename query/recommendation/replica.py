@@ -21,6 +21,8 @@ from connectors.vectors import IndexServiceClient, VectorIndex, open_index
 from core.settings import Settings
 from schemas.vectors import collection_vectors
 
+from . import ranking
+
 log = logging.getLogger("viewfinder.replica")
 
 USING = "palette"
@@ -68,7 +70,10 @@ class PaletteReplica:
                 row = self.rows[point["id"]] = len(self.ids)
                 self.ids.append(point["id"])
                 self.payloads.append({})
-            payload = point.get("payload") or {}
+            payload = dict(point.get("payload") or {})
+            # Each candidate's colours as the ranking needs them, converted once here, not per request.
+            lab, coverage = ranking.palette_arrays([payload.get("colors") or []])
+            payload[ranking.ARRAYS] = (lab[0], coverage[0])
             for tag in set(self.payloads[row].get("tags") or []) - set(payload.get("tags") or []):
                 self.members[tag].discard(row)
                 self._member_arrays.pop(tag, None)
