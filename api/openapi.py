@@ -963,7 +963,7 @@ UI_DETAILS: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("GET", "/ui/config.json"): {
         "tags": ["web"],
-        "summary": "what the web interface needs: dashboards, services",
+        "summary": "what the web interface needs: dashboards, services, colour families",
         "responses": {
             "200": ok(
                 obj(
@@ -985,8 +985,13 @@ UI_DETAILS: dict[tuple[str, str], dict[str, Any]] = {
                             "type": "object",
                             "additionalProperties": {"type": "array", "items": {"type": "string"}},
                         },
+                        "color_families": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "description": "what the gallery's `color` filter takes",
+                        },
                     },
-                    required=("dashboard_url", "dashboards", "services"),
+                    required=("dashboard_url", "dashboards", "services", "color_families"),
                 ),
                 "the dashboards' addresses and each service's dependencies",
             )

@@ -19,7 +19,7 @@ from connectors.objectstore import ObjectStore, open_store
 from connectors.postgres import Database, open_database
 from connectors.unsplash.job import DatasetRun
 from connectors.vectors import VectorIndex
-from core.labels import union_labels
+from core import labels
 from core.settings import Settings
 from inference.loading import ModelUnavailable
 from query.analytics.graphs import cached_embedder
@@ -40,7 +40,7 @@ class Services:
     _resolver: asyncio.Future | None = field(default=None, init=False)
     _embedder: asyncio.Future | None = field(default=None, init=False)
     _word_embeddings: dict = field(default_factory=dict, init=False)
-    clip_vocabulary: tuple[str, ...] = field(default_factory=union_labels, init=False)
+    clip_vocabulary: tuple[str, ...] = field(default_factory=labels.union_labels, init=False)
     publishing: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
 
     @classmethod
@@ -69,7 +69,7 @@ class Services:
 
             # Words resolve to what images can carry: DETR's labels, CLIP's open labels, then (once
             # the database answers) the dataset's keywords.
-            vocabulary = list(union_labels())
+            vocabulary = list(labels.union_labels())
             return load_resolver(
                 s.text_model or None, s.tag_threshold, s.model_load_timeout, plan=plan(), vocabulary=vocabulary
             )
@@ -139,8 +139,7 @@ class Services:
         if resolver is not None:
             words = await asyncio.to_thread(self.db.unsplash.common_keywords, KEYWORD_VOCABULARY)
             await asyncio.to_thread(resolver.add_vocabulary, words)
-            common = [w.strip().lower() for w in words[: self.settings.clip_keywords] if w.strip()]
-            self.clip_vocabulary = tuple(dict.fromkeys([*union_labels(), *common]))
+            self.clip_vocabulary = labels.clip_vocabulary(words[: self.settings.clip_keywords])
 
     @cached_property
     def ingestor(self) -> Ingestor:

@@ -10,6 +10,7 @@ from aiohttp import web
 from yarl import URL
 
 from core import worldmap
+from core.colors import FAMILIES
 
 WEB = Path(__file__).resolve().parent / "web"
 
@@ -57,7 +58,8 @@ def dashboard_base(request: web.Request, settings) -> str:
 
 
 def add_routes(app: web.Application, settings, health: dict[str, list[str]]) -> None:
-    """GET / (the interface), /ui/config.json (dashboard links, services), /ui/world.json (the
+    """GET / (the interface), /ui/config.json (dashboard links, services, the gallery's colour
+    families), /ui/world.json (the
     image page's offline map), /ui/… (static files)."""
 
     async def config(request: web.Request) -> web.Response:
@@ -67,6 +69,7 @@ def add_routes(app: web.Application, settings, health: dict[str, list[str]]) -> 
                 "dashboard_url": base or None,
                 "dashboards": [{**d, "url": base + d["path"]} for d in DASHBOARDS] if base else [],
                 "services": health,
+                "color_families": list(FAMILIES),
             },
             headers={"Cache-Control": "no-cache"},
         )

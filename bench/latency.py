@@ -15,47 +15,25 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
-from core.settings import Settings
-from tests.support import TINY_CLIP_DIM, poll
-from tests.support.models import build_tiny_clip, build_tiny_detr
+from bench.tiny import tiny_models, tiny_stack
+from tests.support import poll
 from tests.support.photos import Photo, jpeg
-from viewfinder.embedded.process import free_port
-from viewfinder.stack import Stack
 
 IDLE_S = 2.0  # between photos: each arrives at an idle pipeline, as one upload does
 
 
 def latencies(workdir: Path, wait: float, photos: int, models: dict) -> list[float]:
-    settings = Settings.from_env({}).replace(
-        data_dir=workdir / f"wait-{wait}",
-        port=free_port(),
-        clip_dim=TINY_CLIP_DIM,
-        detr_threshold=0.0,
-        detr_size=128,
-        broker_fetch_wait=wait,
-        **models,
-    )
-    stack = Stack(settings)
-    s = stack.start()
-    try:
-        headers = {"Authorization": f"Bearer {stack.admin_key}"}
-        with httpx.Client(base_url=s.gateway_url, headers=headers, timeout=60) as client:
-            out = []
-            for i in range(photos + 1):  # the first loads the models: not counted
-                data = jpeg(Photo(f"latency-{i}.jpg", (10 * i, 100, 200), (250, 250, 250), (800, 600)))
-                started = time.perf_counter()
-                iid = client.post("/gather/uploads", files=[("files", (f"l{i}.jpg", data, "image/jpeg"))]).json()[
-                    "ids"
-                ][0]
-                poll(lambda iid=iid: client.get(f"/images/{iid}").json()["status"] == "enriched", 120, interval=0.02)
-                if i:
-                    out.append(time.perf_counter() - started)
-                time.sleep(IDLE_S)  # the idle gap is the condition measured, not a wait for something
-            return out
-    finally:
-        stack.stop()
+    with tiny_stack(workdir / f"wait-{wait}", models, broker_fetch_wait=wait) as (_, client):
+        out = []
+        for i in range(photos + 1):  # the first loads the models: not counted
+            data = jpeg(Photo(f"latency-{i}.jpg", (10 * i, 100, 200), (250, 250, 250), (800, 600)))
+            started = time.perf_counter()
+            iid = client.post("/gather/uploads", files=[("files", (f"l{i}.jpg", data, "image/jpeg"))]).json()["ids"][0]
+            poll(lambda iid=iid: client.get(f"/images/{iid}").json()["status"] == "enriched", 120, interval=0.02)
+            if i:
+                out.append(time.perf_counter() - started)
+            time.sleep(IDLE_S)  # the idle gap is the condition measured, not a wait for something
+        return out
 
 
 def main() -> None:
@@ -67,10 +45,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="viewfinder-latency-"))
     workdir.chmod(0o755)
     try:
-        models = {
-            "detr_model": str(build_tiny_detr(workdir / "detr")),
-            "clip_model": str(build_tiny_clip(workdir / "clip")),
-        }
+        models = tiny_models(workdir)
         runs = {wait: latencies(workdir, wait, args.photos, models) for wait in waits}
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -20,46 +20,29 @@ from pathlib import Path
 import httpx
 
 from bench.recommend import Images, http_with_cpu, make_queries
+from bench.tiny import tiny_models, tiny_stack
 from core.settings import Settings
-from tests.support import TINY_CLIP_DIM, poll
-from tests.support.models import build_tiny_clip, build_tiny_detr
+from tests.support import poll
 from tests.support.photos import Photo, jpeg
 from viewfinder.embedded.process import free_port
 from viewfinder.stack import Stack
 
 
 def enrichment(workdir: Path, workers: int, files: list[tuple[str, bytes]], models: dict) -> float:
-    settings = Settings.from_env({}).replace(
-        data_dir=workdir / f"enrich-{workers}",
-        port=free_port(),
-        workers=workers,
-        broker_session_timeout=6.0,
-        clip_dim=TINY_CLIP_DIM,
-        detr_threshold=0.0,
-        detr_size=128,
-        **models,
-    )
-    stack = Stack(settings)
-    s = stack.start()
-    try:
-        with httpx.Client(
-            base_url=s.gateway_url, headers={"Authorization": f"Bearer {stack.admin_key}"}, timeout=120
-        ) as client:
-            started = time.perf_counter()
-            ids = []
-            for i in range(0, len(files), 20):
-                response = client.post("/gather/uploads", files=[("files", f) for f in files[i : i + 20]])
-                response.raise_for_status()
-                ids += response.json()["ids"]
+    with tiny_stack(workdir / f"enrich-{workers}", models, workers=workers, broker_session_timeout=6.0) as (_, client):
+        started = time.perf_counter()
+        ids = []
+        for i in range(0, len(files), 20):
+            response = client.post("/gather/uploads", files=[("files", f) for f in files[i : i + 20]])
+            response.raise_for_status()
+            ids += response.json()["ids"]
 
-            def all_enriched() -> bool:
-                status = client.get("/gather/status").json()["pipeline"]
-                return status["enriched"] + status["failed"] >= len(set(ids))
+        def all_enriched() -> bool:
+            status = client.get("/gather/status").json()["pipeline"]
+            return status["enriched"] + status["failed"] >= len(set(ids))
 
-            poll(all_enriched, 1800, interval=0.5, what="every image to be enriched")
-            return len(set(ids)) / (time.perf_counter() - started)
-    finally:
-        stack.stop()
+        poll(all_enriched, 1800, interval=0.5, what="every image to be enriched")
+        return len(set(ids)) / (time.perf_counter() - started)
 
 
 def recommendations(workdir: Path, points: int, seconds: float, clients: int) -> dict[int, dict]:
@@ -100,10 +83,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="viewfinder-scale-"))
     workdir.chmod(0o755)  # PostgreSQL runs as the postgres user under root
     try:
-        models = {
-            "detr_model": str(build_tiny_detr(workdir / "detr")),
-            "clip_model": str(build_tiny_clip(workdir / "clip")),
-        }
+        models = tiny_models(workdir)
         files = [
             (f"s{i}.jpg", jpeg(Photo(f"s{i}", (i % 256, (7 * i) % 256, 90), (0, 0, 0), (w, h))))
             for i in range(args.images)

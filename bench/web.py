@@ -20,12 +20,9 @@ from pathlib import Path
 
 import httpx
 
-from core.settings import Settings
-from tests.support import TINY_CLIP_DIM, poll
-from tests.support.models import build_tiny_clip, build_tiny_detr
+from bench.tiny import tiny_models, tiny_stack
+from tests.support import poll
 from tests.support.photos import Photo, jpeg
-from viewfinder.embedded.process import free_port
-from viewfinder.stack import Stack
 
 FIRST = 48  # gallery.js PAGE
 # Resolves once the first FIRST thumbnails of the gallery have loaded: milliseconds since navigation began.
@@ -104,24 +101,9 @@ def main() -> None:
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="viewfinder-bench-web-"))
     workdir.chmod(0o755)
-    models = {
-        "detr_model": str(build_tiny_detr(workdir / "detr")),
-        "clip_model": str(build_tiny_clip(workdir / "clip")),
-    }
-    settings = Settings.from_env({}).replace(
-        data_dir=workdir / "stack",
-        port=free_port(),
-        clip_dim=TINY_CLIP_DIM,
-        detr_threshold=0.0,
-        detr_size=128,
-        **models,
-    )
-    stack = Stack(settings)
-    s = stack.start()
+    cold, warm = [], []
     try:
-        with httpx.Client(
-            base_url=s.gateway_url, headers={"Authorization": f"Bearer {stack.admin_key}"}, timeout=120
-        ) as client:
+        with tiny_stack(workdir / "stack", tiny_models(workdir)) as (s, client):
             print(f"filling the collection with {args.images} images (tiny random models)")
             fill(client, args.images)
             api = []
@@ -129,23 +111,19 @@ def main() -> None:
                 started = time.perf_counter()
                 client.get("/images", params={"limit": FIRST}).raise_for_status()
                 api.append(1000 * (time.perf_counter() - started))
-        cold, warm = [], []
-        for i in range(args.loads):
-            profile = workdir / f"profile-{i}"
-            driver = browser(profile)
-            try:
-                cold.append(page_load(driver, f"{s.gateway_url}/"))
-                warm.append(page_load(driver, f"{s.gateway_url}/"))
-            finally:
-                driver.quit()
-                shutil.rmtree(profile, ignore_errors=True)
+            for i in range(args.loads):
+                profile = workdir / f"profile-{i}"
+                driver = browser(profile)
+                try:
+                    cold.append(page_load(driver, f"{s.gateway_url}/"))
+                    warm.append(page_load(driver, f"{s.gateway_url}/"))
+                finally:
+                    driver.quit()
+                    shutil.rmtree(profile, ignore_errors=True)
     finally:
-        stack.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
-    def median(values) -> float:
-        return statistics.median(values)
-
+    median = statistics.median
     print(f"\n{args.images} images, {args.loads} loads each, medians:")
     print("| what | ms | vs the page shell |")
     print("|---|---|---|")

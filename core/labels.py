@@ -117,3 +117,9 @@ def open_labels() -> tuple[str, ...]:
 def union_labels() -> tuple[str, ...]:
     """The detector's labels, then the open labels it lacks: what CLIP may call an image."""
     return tuple(dict.fromkeys([*detector_labels(), *open_labels()]))
+
+
+def clip_vocabulary(keywords: list[str]) -> tuple[str, ...]:
+    """What CLIP may call an image: `union_labels`, then ``keywords`` (the dataset's commonest)."""
+    words = (k.strip().lower() for k in keywords if k and k.strip())
+    return tuple(dict.fromkeys([*union_labels(), *words]))

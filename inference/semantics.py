@@ -169,11 +169,12 @@ class TagResolver:
         vocab, threshold = self._vocab, self.threshold
         remembered = {w: vocab.resolved[w, threshold] for w in words if (w, threshold) in vocab.resolved}
         fresh = self._resolve([w for w in words if w not in remembered], vocab)
-        if self._lexicon is not None:
-            fresh = {
-                w: r if r.label is None else dataclasses.replace(r, **_relatives(self._lexicon.relatives(r.label)))
-                for w, r in fresh.items()
-            }
+        lexicon = self._lexicon
+        if lexicon is not None:
+            for w, r in fresh.items():
+                if r.label is not None:
+                    kinds, broader = lexicon.relatives(r.label)
+                    fresh[w] = dataclasses.replace(r, kinds=kinds, broader=broader)
         out = {**remembered, **fresh}
         if len(vocab.resolved) > RESOLVED_MEMORY:
             vocab.resolved.clear()
@@ -276,10 +277,6 @@ def load_resolver(
         lambda source, pretrained: TagResolver(source, pretrained, threshold, **kwargs),
         timeout,
     )
-
-
-def _relatives(pair: tuple[tuple[str, ...], tuple[str, ...]]) -> dict:
-    return dict(zip(("kinds", "broader"), pair))
 
 
 def _best_label(similarities, text: str, labels: tuple[str, ...]) -> tuple[float, int]:

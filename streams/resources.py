@@ -14,7 +14,7 @@ from functools import cached_property
 from connectors.objectstore import ObjectStore, open_store
 from connectors.postgres import Database, open_database
 from connectors.vectors import VectorIndex, open_index
-from core.labels import union_labels
+from core.labels import clip_vocabulary
 from core.settings import Settings
 from inference.loading import ModelUnavailable
 
@@ -101,8 +101,7 @@ class Resources:
                     log.warning("cannot refresh CLIP's vocabulary, keeping the last: %s", exc)
                     return self._vocabulary[1]
                 raise
-            words = [k.strip().lower() for k in keywords if k and k.strip()]
-            self._vocabulary = (now, tuple(dict.fromkeys([*union_labels(), *words])))
+            self._vocabulary = (now, clip_vocabulary(keywords))
         return self._vocabulary[1]
 
     def close(self) -> None:

@@ -23,7 +23,6 @@ from functools import partial
 from connectors.errors import unreachable
 from core import exif, images, perceptual
 from core.images import BadImage
-from inference.runtime import plan_for
 from schemas.pipeline import DEAD_LETTERS, FEEDBACK, STAGES
 from schemas.records import ColorsExtracted, DeadLetter, ExifExtracted, ImageEnriched, ObjectsDetected
 from streams.enrich import colors, embedding, geo
@@ -232,10 +231,10 @@ def _detect_all(detector, decoded: list) -> list[dict]:
     return [tags for i in range(0, len(decoded), step) for tags in detector.detect(decoded[i : i + step])]
 
 
-def detection_batch(settings) -> int:
+def detection_batch(plan) -> int:
     """A GPU wants batches; a CPU runs one image at a time anyway (`_detect_all`), and a batch
     taken whole would hold every image of it from the next stages until the last is detected."""
-    return GPU_DETECT_BATCH if plan_for(settings).device == "cuda" else 1
+    return GPU_DETECT_BATCH if plan.device == "cuda" else 1
 
 
 def _detect_one(detector, decoded) -> dict:
@@ -291,7 +290,7 @@ def register(app, channels: dict, resources: Resources) -> dict:
     stages = Stages(resources, channels[DEAD_LETTERS.name])
     settings = resources.settings
     # Detection batches for the GPU, the sink for fewer, larger writes; the CPU stages overlap.
-    detect_batch = settings.detect_batch or detection_batch(settings)
+    detect_batch = settings.detect_batch or detection_batch(resources.plan)
     batched = {
         "detect": (detect_batch, settings.detect_batch_wait),
         "sink": (settings.sink_batch, settings.detect_batch_wait),

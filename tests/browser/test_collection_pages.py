@@ -17,8 +17,8 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
 from tests.browser.conftest import screenshot, severe_errors, wait
-from tests.support import poll
-from tests.support.photos import Photo, expected_degrees, jpeg
+from tests.support import poll, upload_and_wait
+from tests.support.photos import Photo, expected_degrees
 
 MAKE = f"Shelfcam{uuid.uuid4().hex[:6]}"  # a camera no other test uses: filtered by it, the gallery is ours
 PAGE = 48  # gallery.js PAGE
@@ -42,16 +42,7 @@ def shelf(gateway) -> dict[str, str]:
         )
         for i in range(SHELF)
     ]
-    response = gateway.post("/gather/uploads", files=[("files", (p.name, jpeg(p), "image/jpeg")) for p in photos])
-    assert response.status_code == 202, response.text
-    ids = {img["filename"]: img["id"] for img in response.json()["images"]}
-
-    def all_enriched() -> bool:
-        body = gateway.get("/images", params={"make": MAKE, "limit": 1}).json()
-        return body["count"] == SHELF
-
-    poll(all_enriched, 300, interval=0.5, what="the shelf to be enriched")
-    return ids
+    return {img["filename"]: img["id"] for img in upload_and_wait(gateway, photos)}
 
 
 def open_page(browser, stack, hash_: str = ""):

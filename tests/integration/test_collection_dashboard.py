@@ -13,8 +13,8 @@ from bokeh.client import pull_session
 
 from dashboards import collection, columns
 from query.analytics import graphs
-from tests.support import poll
-from tests.support.photos import Photo, jpeg
+from tests.support import poll, upload_and_wait
+from tests.support.photos import Photo
 
 TAG = uuid.uuid4().hex[:6]
 MAKES = (f"Colmake{TAG}", f"Otherbrand{TAG}")
@@ -49,21 +49,6 @@ PHOTOS = [
         taken="2021:11:12 12:00:00",
     ),
 ]
-
-
-def upload_and_wait(gateway, photos: list[Photo]) -> list[dict]:
-    response = gateway.post("/gather/uploads", files=[("files", (p.name, jpeg(p), "image/jpeg")) for p in photos])
-    assert response.status_code == 202, response.text
-    ids = response.json()["ids"]
-    assert len(ids) == len(photos)
-
-    def enriched():
-        images = [gateway.get(f"/images/{i}").json() for i in ids]
-        return images if all(img["status"] != "arrived" for img in images) else None
-
-    images = poll(enriched, 180, interval=0.5, what="the uploads to finish the pipeline")
-    assert all(img["status"] == "enriched" for img in images), [img.get("error") for img in images]
-    return images
 
 
 @pytest.fixture(scope="module")

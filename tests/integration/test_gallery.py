@@ -10,8 +10,8 @@ import uuid
 import pytest
 
 from core.colors import family
-from tests.support import poll
-from tests.support.photos import Photo, jpeg
+from tests.support import upload_and_wait
+from tests.support.photos import Photo
 
 PALETTE = {"red": (215, 30, 35), "blue": (30, 60, 210), "green": (40, 170, 60)}
 
@@ -50,16 +50,7 @@ def shelf(gateway):
                     spot=(0.1 * i, 0.2),
                 )
             )
-    response = gateway.post("/gather/uploads", files=[("files", (p.name, jpeg(p), "image/jpeg")) for p in photos])
-    assert response.status_code == 202, response.text
-    ids = {img["filename"]: img["id"] for img in response.json()["images"]}
-    poll(
-        lambda: all(gateway.get(f"/images/{i}").json()["status"] == "enriched" for i in ids.values()),
-        180,
-        interval=0.5,
-        what="the shelf to be enriched",
-    )
-    return ids
+    return {img["filename"]: img["id"] for img in upload_and_wait(gateway, photos)}
 
 
 def pages(gateway, **params) -> tuple[list[dict], list[int]]:

@@ -17,6 +17,8 @@ from core.settings import Settings
 from schemas.records import ImageArrived
 from viewfinder.embedded.process import free_port
 
+from .photos import jpeg
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 TINY_CLIP_DIM = 16
 # Converted models, shared by every stack and test of a session (conftest empties it before and after):
@@ -70,3 +72,19 @@ def arrival(data: bytes, filename: str, iid: str | None = None, arrived_at: date
         size=len(data),
         arrived_at=(arrived_at or datetime.now(UTC)).isoformat(),
     )
+
+
+def upload_and_wait(gateway, photos) -> list[dict]:
+    """``photos`` uploaded through ``gateway`` and waited for: each image's record, all enriched."""
+    response = gateway.post("/gather/uploads", files=[("files", (p.name, jpeg(p), "image/jpeg")) for p in photos])
+    assert response.status_code == 202, response.text
+    ids = response.json()["ids"]
+    assert len(ids) == len(photos)
+
+    def enriched():
+        images = [gateway.get(f"/images/{i}").json() for i in ids]
+        return images if all(img["status"] != "arrived" for img in images) else None
+
+    images = poll(enriched, 180, interval=0.5, what="the uploads to finish the pipeline")
+    assert all(img["status"] == "enriched" for img in images), [img.get("error") for img in images]
+    return images

@@ -6,7 +6,6 @@ import {$, el, fill, imageUrl} from "./dom.js";
 
 export const PAGE = 48;
 const FILTERS = ["color", "orientation", "tag", "make", "taken_from", "taken_to"];
-const FAMILIES = ["red", "orange", "brown", "yellow", "green", "cyan", "blue", "purple", "pink", "black", "gray", "white"];
 
 let shown = {key: null, next: null, loading: null, count: 0};
 let observer = null;
@@ -128,9 +127,10 @@ export async function showSearch(q) {
   }
 }
 
-export function init() {
+/** ``config``: /ui/config.json, whose color_families the colour filter offers. */
+export function init(config) {
   const colours = form().elements.namedItem("color");
-  colours.append(...FAMILIES.map((f) => el("option", {value: f, text: f})));
+  colours.append(...(config.color_families || []).map((f) => el("option", {value: f, text: f})));
   form().addEventListener("submit", (e) => {
     e.preventDefault();
     const filters = params(new FormData(form()));

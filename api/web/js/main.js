@@ -86,7 +86,7 @@ function dashboards(config) {
 }
 
 async function main() {
-  let config = {dashboards: [], services: {}};
+  let config = {dashboards: [], services: {}, color_families: []};
   try {
     config = await getJSON("/ui/config.json");
   } catch (exc) {
@@ -96,7 +96,7 @@ async function main() {
   await session.init();   // who is signed in, before any button says what it needs
   upload.init();
   status.init(config);
-  gallery.init();
+  gallery.init(config);
   image.init();
   tabs();
   show();
