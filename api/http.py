@@ -7,6 +7,7 @@ import json
 import logging
 from datetime import date, datetime
 
+import orjson
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
@@ -23,8 +24,17 @@ def _default(value):
     raise TypeError(type(value).__name__)
 
 
+_ORJSON = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
 def json_response(body, status: int = 200, headers=None) -> web.Response:
-    return web.json_response(body, status=status, headers=headers, dumps=lambda v: json.dumps(v, default=_default))
+    # orjson: a recommendation's answer in a tenth of json's time. What it refuses (an integer
+    # past 64 bits) goes the standard way.
+    try:
+        data = orjson.dumps(body, default=_default, option=_ORJSON)
+    except orjson.JSONEncodeError:
+        data = json.dumps(body, default=_default).encode()
+    return web.Response(body=data, status=status, headers=headers, content_type="application/json")
 
 
 def _error_body(exc: web.HTTPException) -> str:

@@ -212,14 +212,18 @@ def cpu_seconds(pid: int) -> float:
 
 
 def http_with_cpu(
-    url: str, queries: list[dict], clients: int, seconds: float, pids: dict[str, int], think_s: float = 0.0
+    url: str, queries: list[dict], clients: int, seconds: float, pids: dict[str, list[int]], think_s: float = 0.0
 ) -> dict:
-    """`run_http`, and how many cores each process used meanwhile (CPU seconds / wall seconds)."""
-    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    """`run_http`, and how many cores each kind of process used meanwhile (CPU seconds / wall seconds)."""
+
+    def used(name: str) -> float:
+        return sum(map(cpu_seconds, pids[name]))
+
+    before = {name: used(name) for name in pids}
     own, wall = time.process_time(), time.perf_counter()
     out = asyncio.run(run_http(url, queries, clients, seconds, think_s))
     wall = time.perf_counter() - wall
-    out["cores"] = {name: (cpu_seconds(pid) - before[name]) / wall for name, pid in pids.items()}
+    out["cores"] = {name: (used(name) - before[name]) / wall for name in pids}
     out["cores"]["load generator"] = (time.process_time() - own) / wall
     return out
 
@@ -339,9 +343,9 @@ def agreement(a, b, queries: list[dict]) -> float:
 # ---------------------------------------------------------------- main
 
 
-def start_gateways(stack) -> dict[bool, tuple[str, int]]:
-    """Two gateways side by side, with and without the in-memory replica of the colour space:
-    {replica: (recommend URL, pid)}."""
+def start_gateways(stack, count: int) -> dict[bool, tuple[str, list[int]]]:
+    """Gateways side by side, ``count`` processes on one port with the in-memory replica of the
+    colour space and one without: {replica: (recommend URL, pids)}."""
     import httpx
 
     from viewfinder.embedded.process import free_port
@@ -353,13 +357,31 @@ def start_gateways(stack) -> dict[bool, tuple[str, int]]:
     out = {}
     for replica in (True, False):
         stack.settings = stack.settings.replace(port=free_port(stack.settings.host), index_replica=replica)
-        proc = stack.start_gateway()
+        pids = [stack.start_gateway().proc.pid for _ in range(count if replica else 1)]
         url = f"{stack.settings.gateway_url}/recommend/recommend"
-        # The first request with tags waits for the gateway's tag model to load (in the background).
-        response = httpx.post(url, json={"color": "#808080", "tags": ["dog"]}, timeout=300)
-        response.raise_for_status()
-        out[replica] = url, proc.proc.pid
+        # The first request with tags waits for a gateway's tag model to load (in the background);
+        # new connections each time, so the kernel spreads them over every process on the port.
+        for _ in range(4 * len(pids)):
+            response = httpx.post(url, json={"color": "#808080", "tags": ["dog"]}, timeout=300)
+            response.raise_for_status()
+        out[replica] = url, pids
     return out
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def dump_answers(url: str, queries: list[dict], path: Path) -> None:
+    """The answers to ``queries``, one at a time, as JSON: to compare two versions' rankings."""
+    import httpx
+
+    with httpx.Client(timeout=60) as client:
+        answers = [client.post(url, json=body).json() for body in queries]
+    path.write_text(json.dumps({"queries": queries, "answers": answers}, sort_keys=True))
 
 
 def serve_floor(port: int, answer: bytes) -> None:
@@ -397,7 +419,7 @@ def floor_run(queries: list[dict], clients: int, seconds: float, answer: bytes) 
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)  # polling the port until the server listens
-        return http_with_cpu(url, queries, clients, seconds, {"gateway": server.pid})
+        return http_with_cpu(url, queries, clients, seconds, {"gateway": [server.pid]})
     finally:
         server.terminate()
         server.join()
@@ -410,6 +432,14 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50, help="concurrent HTTP clients")
     parser.add_argument("--seconds", type=float, default=30, help="most seconds per timed run")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--gateways", type=int, default=2, help="gateway processes on the one port (with the replica), default 2"
+    )
+    parser.add_argument(
+        "--dump",
+        type=Path,
+        help="write the answers to the first 200 requests (at the largest size) to this JSON file, to compare versions",
+    )
     parser.add_argument(
         "--think",
         type=float,
@@ -461,7 +491,7 @@ def main() -> None:
             assert service.count() == edge.count() == size, (service.count(), edge.count(), size)
             print(f"loaded {size} points into both indexes in {time.perf_counter() - t0:.1f} s", flush=True)
             if gateways is None:
-                gateways = start_gateways(stack)
+                gateways = start_gateways(stack, args.gateways)
             url = gateways[True][0]
             baseline = numpy_index(images, size)
             check = queries[:50]
@@ -474,7 +504,11 @@ def main() -> None:
             # Unloaded HTTP latency first (after a few warm-up requests), then the concurrent load.
             asyncio.run(run_http(url, queries[-20:], 1, args.seconds))
             index_pid = next(p.proc.pid for p in stack.processes if p.name.startswith("vector index"))
-            pids = {"gateway": gateways[True][1], "index service": index_pid}
+            pids = {"gateways": gateways[True][1], "index service": [index_pid]}
+            # What the replica holds, per image: a gateway with it against the one without.
+            memory = (statistics.mean(map(rss_mb, gateways[True][1])) - rss_mb(gateways[False][1][0])) / size
+            if args.dump and size == sizes[-1]:
+                dump_answers(url, queries[:200], args.dump)
             runs["http-1"] = (http_with_cpu(url, queries, 1, min(args.seconds, 20), pids), None)
             runs["http-n"] = (http_with_cpu(url, queries, args.clients, args.seconds, pids), None)
             runs["http-think"] = (http_with_cpu(url, queries, args.clients, args.seconds, pids, args.think), None)
@@ -482,7 +516,11 @@ def main() -> None:
             asyncio.run(run_http(remote_url, queries[-20:], 1, args.seconds))
             runs["http-remote"] = (
                 http_with_cpu(
-                    remote_url, queries, args.clients, args.seconds, {"gateway": remote_pid, "index service": index_pid}
+                    remote_url,
+                    queries,
+                    args.clients,
+                    args.seconds,
+                    {"gateway": remote_pid, "index service": [index_pid]},
                 ),
                 None,
             )
@@ -503,6 +541,7 @@ def main() -> None:
                 )
                 runs["optimized"] = run_direct(edge, queries, args.seconds)
             notes.append((size, runs, hop, scoring, same_numpy))
+            print(f"replica memory per image: {memory * 1e6:.0f} bytes (gateway RSS with it − without)", flush=True)
             print(f"size {size} done at {time.perf_counter() - begun:.0f} s", flush=True)
     finally:
         service.close()
@@ -513,9 +552,10 @@ def main() -> None:
     names = {
         "in-process": "in-process: recommend(EdgeIndex)",
         "numpy": "numpy brute force: recommend(PaletteReplica)",
-        "http-1": "HTTP gateway, 1 client",
-        "http-n": f"HTTP gateway, {args.clients} concurrent clients",
-        "http-think": f"HTTP gateway, {args.clients} clients pausing {args.think:g} s (mean) between requests",
+        "http-1": f"HTTP, {args.gateways} gateway(s), 1 client",
+        "http-n": f"HTTP, {args.gateways} gateway(s), {args.clients} concurrent clients",
+        "http-think": f"HTTP, {args.gateways} gateway(s), {args.clients} clients pausing {args.think:g} s (mean) "
+        "between requests",
         "http-remote": f"HTTP gateway without the replica (every search via the index service), "
         f"{args.clients} concurrent clients",
         "floor": f"HTTP floor: canned answer, no work, {args.clients} concurrent clients",

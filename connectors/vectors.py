@@ -181,9 +181,21 @@ class QdrantIndex:
                 ],
             )
 
-    def search(
+    def search(self, using, vector=None, must=None, limit=10, **options) -> list[dict]:
+        return self.search_many([dict(using=using, vector=vector, must=must, limit=limit, **options)])[0]
+
+    def search_many(self, requests: list[dict]) -> list[list[dict]]:
+        """Every search in one round trip to the server (a recommendation's palette searches and
+        text searches together)."""
+        answers = self.client.query_batch_points(self.collection, [self._request(**r) for r in requests])
+        return [
+            [{"id": from_point_id(h.id), "score": h.score, "payload": h.payload or {}} for h in answer.points]
+            for answer in answers
+        ]
+
+    def _request(
         self, using, vector=None, must=None, limit=10, *, positives=None, negatives=None, among=None, exclude=None
-    ) -> list[dict]:
+    ):
         m = self.models
         conditions = [
             m.FieldCondition(
@@ -206,13 +218,7 @@ class QdrantIndex:
             if positives or negatives
             else list(vector)
         )
-        hits = self.client.query_points(
-            self.collection, query=query, using=using, query_filter=query_filter, limit=limit, with_payload=True
-        ).points
-        return [{"id": from_point_id(h.id), "score": h.score, "payload": h.payload or {}} for h in hits]
-
-    def search_many(self, requests: list[dict]) -> list[list[dict]]:
-        return [self.search(**r) for r in requests]
+        return m.QueryRequest(query=query, using=using, filter=query_filter, limit=limit, with_payload=True)
 
     def vectors(self, ids: list[str], using: str) -> dict[str, list[float]]:
         records = self.client.retrieve(self.collection, [point_id(i) for i in ids], with_vectors=[using])

@@ -349,8 +349,9 @@ def _score(
 
 
 PALETTE_WIDTH = 4  # colours per stored palette (streams.enrich.colors.K); shorter ones are padded
-# A payload may carry its palette as arrays already (`palette_arrays`, under this key): the
-# gateway's replica adds them once per image, so a request converts no colours of its candidates.
+# A payload may say where its palette is held as arrays already, under this key: (holder, row),
+# the holder having `lab` and `coverage` arrays as `palette_arrays` makes them, one row an image.
+# The gateway's replica is one: a request converts no colours of its candidates.
 ARRAYS = "_palette_arrays"
 
 
@@ -369,15 +370,26 @@ def palette_arrays(palettes: list[list[dict]]) -> tuple[np.ndarray, np.ndarray]:
 def _payload_arrays(payloads: list[dict]) -> tuple[np.ndarray, np.ndarray]:
     """`palette_arrays` of the payloads' colours: those carried (ARRAYS) taken as they are, the
     rest converted together."""
-    missing = [i for i, p in enumerate(payloads) if ARRAYS not in p]
+    carried = [p.get(ARRAYS) for p in payloads]
+    if carried and all(carried) and len({id(c[0]) for c in carried}) == 1:  # the usual: all from one replica
+        holder, rows = carried[0][0], [c[1] for c in carried]
+        return holder.lab[rows], holder.coverage[rows]
     lab = np.empty((len(payloads), PALETTE_WIDTH, 3))
     coverage = np.empty((len(payloads), PALETTE_WIDTH))
+    missing: list[int] = []
+    held: dict[int, tuple[object, list[int], list[int]]] = {}  # id(holder) → (holder, positions, rows)
+    for i, payload in enumerate(payloads):
+        carried = payload.get(ARRAYS)
+        if carried is None:
+            missing.append(i)
+        else:
+            _, positions, rows = held.setdefault(id(carried[0]), (carried[0], [], []))
+            positions.append(i)
+            rows.append(carried[1])
     if missing:
         lab[missing], coverage[missing] = palette_arrays([payloads[i].get("colors") or [] for i in missing])
-    carried = [i for i, p in enumerate(payloads) if ARRAYS in p]
-    if carried:
-        lab[carried] = [payloads[i][ARRAYS][0] for i in carried]
-        coverage[carried] = [payloads[i][ARRAYS][1] for i in carried]
+    for holder, positions, rows in held.values():
+        lab[positions], coverage[positions] = holder.lab[rows], holder.coverage[rows]  # type: ignore[attr-defined]
     return lab, coverage
 
 

@@ -70,20 +70,21 @@ def feedback_fit(index, prefs: ranking.Preferences, opinions: Opinions, found: d
         negatives = [examples[i] for i in opinions.dislikes if i in examples]
         if not positives and not negatives:
             continue
-        for hit in index.search(
-            space,
-            None,
-            _base_filter(prefs),
-            CANDIDATES,
-            positives=positives,
-            negatives=negatives,
-            exclude=opinions.judged,
-        ):
-            found.setdefault(hit["id"], hit)
+        # One round trip: the images like the examples, and how the candidates so far compare
+        # with them (the new ones' scores come with them: a point's recommend score is its own).
+        examples = {"using": space, "vector": None, "positives": positives, "negatives": negatives}
         ids = list(found)
-        for hit in index.search(space, None, None, len(ids), positives=positives, negatives=negatives, among=ids):
+        searches = [{**examples, "must": _base_filter(prefs), "limit": CANDIDATES, "exclude": opinions.judged}]
+        if ids:
+            searches.append({**examples, "must": None, "limit": len(ids), "among": ids})
+        alike, *judged = index.search_many(searches)
+        scores = {hit["id"]: hit["score"] for hits in judged for hit in hits}
+        for hit in alike:
+            found.setdefault(hit["id"], hit)
+            scores.setdefault(hit["id"], hit["score"])
+        for iid, score in scores.items():
             # Best-score recommend: the nearer example's cosine, negated when that example is disliked.
-            fits.setdefault(hit["id"], []).append((hit["score"] + 1) / 2)
+            fits.setdefault(iid, []).append((score + 1) / 2)
     return {iid: float(np.mean(values)) for iid, values in fits.items()}
 
 

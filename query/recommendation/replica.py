@@ -43,6 +43,10 @@ class PaletteReplica:
         # Column-major: a query reads every row of each column in one sweep.
         self.matrix = np.zeros((capacity, dim), np.float32, order="F")
         self.present = np.zeros(capacity, bool)
+        # Each image's palette as the ranking needs it (`ranking.palette_arrays`), converted once
+        # when it arrives: a request converts no candidate's colours. Payloads point here (ARRAYS).
+        self.lab = np.zeros((capacity, ranking.PALETTE_WIDTH, 3))
+        self.coverage = np.zeros((capacity, ranking.PALETTE_WIDTH))
         self.codes = {f: np.zeros(capacity, np.int32) for f in KEYWORDS}
         self.vocabulary: dict[str, dict[str, int]] = {f: {} for f in KEYWORDS}  # code 0: no value
         self.members: dict[str, set[int]] = {}
@@ -59,21 +63,23 @@ class PaletteReplica:
         matrix[: len(self.ids)] = self.matrix[: len(self.ids)]
         self.matrix = matrix
         self.present = np.resize(self.present, size)
+        self.lab = np.resize(self.lab, (size, *self.lab.shape[1:]))
+        self.coverage = np.resize(self.coverage, (size, self.coverage.shape[1]))
         self.codes = {f: np.resize(c, size) for f, c in self.codes.items()}
 
     def apply(self, points: list[dict]) -> None:
         """Upserts {"id", "vector", "payload"}; a point seen before is replaced."""
         self._grow(len(self.ids) + len(points))
-        for point in points:
+        lab, coverage = ranking.palette_arrays([(p.get("payload") or {}).get("colors") or [] for p in points])
+        for i, point in enumerate(points):
             row = self.rows.get(point["id"])
             if row is None:
                 row = self.rows[point["id"]] = len(self.ids)
                 self.ids.append(point["id"])
                 self.payloads.append({})
             payload = dict(point.get("payload") or {})
-            # Each candidate's colours as the ranking needs them, converted once here, not per request.
-            lab, coverage = ranking.palette_arrays([payload.get("colors") or []])
-            payload[ranking.ARRAYS] = (lab[0], coverage[0])
+            self.lab[row], self.coverage[row] = lab[i], coverage[i]
+            payload[ranking.ARRAYS] = (self, row)
             for tag in set(self.payloads[row].get("tags") or []) - set(payload.get("tags") or []):
                 self.members[tag].discard(row)
                 self._member_arrays.pop(tag, None)
@@ -155,8 +161,10 @@ class PaletteReplica:
         kept = scores[rows]
         top = np.argpartition(-kept, k - 1)[:k] if k < len(rows) else np.arange(len(rows))
         top = top[np.argsort(-kept[top], kind="stable")]
+        ids, payloads = self.ids, self.payloads
         return [
-            {"id": self.ids[r], "score": float(kept[t]), "payload": self.payloads[r]} for r, t in zip(rows[top], top)
+            {"id": ids[r], "score": score, "payload": payloads[r]}
+            for r, score in zip(rows[top].tolist(), kept[top].tolist())
         ]
 
 

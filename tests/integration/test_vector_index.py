@@ -124,3 +124,35 @@ def test_searches_together_answer_as_searches_alone(index):
     alone = [index.search(**r) for r in requests]
     assert [[h["id"] for h in hits] for hits in together] == [[h["id"] for h in hits] for hits in alone]
     assert len(together[0]) == 7 and data[3]["id"] not in {h["id"] for h in together[1]}
+
+
+def test_a_recommendation_asks_the_qdrant_server_once():
+    """Round trips per recommendation on the production path (each call of the client is one
+    HTTP request to a Qdrant server): the candidate searches go in one batch; feedback adds, per
+    vector space, the examples' vectors and one more batch."""
+    from query.recommendation import ranking, recommender
+
+    index = QdrantIndex(":memory:", "images", VECTORS)
+    index.ensure()
+    data = points()
+    index.upsert(data)
+    calls: dict[str, int] = {}
+    for name in ("query_points", "query_batch_points", "retrieve", "scroll", "count"):
+        method = getattr(index.client, name)
+
+        def counted(*args, _method=method, _name=name, **kwargs):
+            calls[_name] = calls.get(_name, 0) + 1
+            return _method(*args, **kwargs)
+
+        setattr(index.client, name, counted)
+    prefs = ranking.parse_preferences({"color": "#336699", "orientation": "landscape", "tags": ["dog"], "limit": 20})
+    resolved = ranking.resolve_tags(prefs.tags)
+    plain = recommender.recommend(index, prefs, resolved)
+    assert len(plain) == 20 and calls == {"query_batch_points": 1}
+
+    calls.clear()
+    liked, disliked = data[0]["id"], data[1]["id"]
+    judged = recommender.recommend(index, prefs, resolved, recommender.Opinions([liked], [disliked]))
+    assert calls == {"query_batch_points": 3, "retrieve": 2}
+    assert all("feedback" in r["why"] for r in judged) and {liked, disliked}.isdisjoint(r["id"] for r in judged)
+    index.close()
