@@ -425,6 +425,31 @@ def floor_run(queries: list[dict], clients: int, seconds: float, answer: bytes) 
         server.join()
 
 
+def replica_only(sizes: list[int], args) -> None:
+    """The recommendation's cost in the gateway itself, at sizes the whole stack would take long to load."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")  # as api.app.serve
+    images = Images(sizes[-1], args.seed)
+    queries = make_queries(args.requests, args.seed + 1)
+    print("| images | recommend on the replica, 1 caller: p50 ms | p99 ms | req/s | replica memory per image |")
+    print("|---|---|---|---|---|")
+    for size in sizes:
+        before = rss_mb(os.getpid())
+        replica = PaletteReplica(images.palette.shape[1], capacity=size)
+        for start in range(0, size, 2000):  # as the gateway gets them: pages of the index's change feed
+            replica.apply(
+                [
+                    {"id": p["id"], "vector": p["vectors"]["palette"], "payload": json.loads(json.dumps(p["payload"]))}
+                    for p in images.points(start, min(size, start + 2000))
+                ]
+            )
+        memory = (rss_mb(os.getpid()) - before) * 1e6 / size
+        r, _ = run_direct(replica, queries, args.seconds)
+        print(f"| {size:,} | {r['p50']:.1f} | {r['p99']:.1f} | {r['rps']:.1f} | {memory:.0f} bytes |", flush=True)
+        del replica
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[25_000, 100_000])
@@ -452,8 +477,17 @@ def main() -> None:
         help="at the largest size, also time in-process after EdgeShard.optimize() (builds HNSW; "
         "about a minute for 100k points on 2 cores); the app never calls it",
     )
+    parser.add_argument(
+        "--replica-only",
+        action="store_true",
+        help="only the gateway's own work: `recommend` on its in-memory replica, one caller, one BLAS thread "
+        "(as in the gateway), and the replica's memory per image; no stack, no HTTP (for 1,000,000 images)",
+    )
     args = parser.parse_args()
     sizes = sorted(args.sizes)
+    if args.replica_only:
+        replica_only(sizes, args)
+        return
 
     from connectors.vectors import EdgeIndex, IndexServiceClient
     from core.settings import Settings
