@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -368,28 +369,24 @@ def palette_arrays(palettes: list[list[dict]]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _payload_arrays(payloads: list[dict]) -> tuple[np.ndarray, np.ndarray]:
-    """`palette_arrays` of the payloads' colours: those carried (ARRAYS) taken as they are, the
-    rest converted together."""
-    carried = [p.get(ARRAYS) for p in payloads]
-    if carried and all(carried) and len({id(c[0]) for c in carried}) == 1:  # the usual: all from one replica
-        holder, rows = carried[0][0], [c[1] for c in carried]
-        return holder.lab[rows], holder.coverage[rows]
+    """`palette_arrays` of the payloads' colours: those whose holder has them (ARRAYS) read from
+    it, the rest converted together."""
     lab = np.empty((len(payloads), PALETTE_WIDTH, 3))
     coverage = np.empty((len(payloads), PALETTE_WIDTH))
     missing: list[int] = []
-    held: dict[int, tuple[object, list[int], list[int]]] = {}  # id(holder) → (holder, positions, rows)
+    held: dict[int, tuple[Any, list[int], list[int]]] = {}  # id(holder) → (holder, positions, rows)
     for i, payload in enumerate(payloads):
-        carried = payload.get(ARRAYS)
-        if carried is None:
+        where = payload.get(ARRAYS)
+        if where is None:
             missing.append(i)
         else:
-            _, positions, rows = held.setdefault(id(carried[0]), (carried[0], [], []))
+            _, positions, rows = held.setdefault(id(where[0]), (where[0], [], []))
             positions.append(i)
-            rows.append(carried[1])
+            rows.append(where[1])
     if missing:
         lab[missing], coverage[missing] = palette_arrays([payloads[i].get("colors") or [] for i in missing])
     for holder, positions, rows in held.values():
-        lab[positions], coverage[positions] = holder.lab[rows], holder.coverage[rows]  # type: ignore[attr-defined]
+        lab[positions], coverage[positions] = holder.lab[rows], holder.coverage[rows]
     return lab, coverage
 
 
