@@ -139,12 +139,22 @@ def make_queries(count: int, seed: int) -> list[dict]:
 # ---------------------------------------------------------------- the numpy baseline
 
 
-def numpy_index(images: Images, size: int) -> PaletteReplica:
-    """Brute force over the first ``size`` images: the gateway's replica of the colour space."""
+def numpy_index(images: Images, size: int, own_payloads: bool = False, page: int = 2000) -> PaletteReplica:
+    """Brute force over the first ``size`` images: the gateway's replica of the colour space, fed
+    in pages as the index's change feed gives them. ``own_payloads``: each payload parsed from
+    JSON, as the gateway holds them (to measure its memory), instead of shared with ``images``."""
     replica = PaletteReplica(images.palette.shape[1], capacity=size)
-    replica.apply(
-        [{"id": p["id"], "vector": p["vectors"]["palette"], "payload": p["payload"]} for p in images.points(0, size)]
-    )
+    for start in range(0, size, page):
+        replica.apply(
+            [
+                {
+                    "id": p["id"],
+                    "vector": p["vectors"]["palette"],
+                    "payload": json.loads(json.dumps(p["payload"])) if own_payloads else p["payload"],
+                }
+                for p in images.points(start, min(size, start + page))
+            ]
+        )
     return replica
 
 
@@ -436,14 +446,7 @@ def replica_only(sizes: list[int], args) -> None:
     print("|---|---|---|---|---|")
     for size in sizes:
         before = rss_mb(os.getpid())
-        replica = PaletteReplica(images.palette.shape[1], capacity=size)
-        for start in range(0, size, 2000):  # as the gateway gets them: pages of the index's change feed
-            replica.apply(
-                [
-                    {"id": p["id"], "vector": p["vectors"]["palette"], "payload": json.loads(json.dumps(p["payload"]))}
-                    for p in images.points(start, min(size, start + 2000))
-                ]
-            )
+        replica = numpy_index(images, size, own_payloads=True)
         memory = (rss_mb(os.getpid()) - before) * 1e6 / size
         r, _ = run_direct(replica, queries, args.seconds)
         print(f"| {size:,} | {r['p50']:.1f} | {r['p99']:.1f} | {r['rps']:.1f} | {memory:.0f} bytes |", flush=True)
