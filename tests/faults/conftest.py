@@ -37,15 +37,16 @@ class Up:
     db: Database
     results: list = field(default_factory=list)
 
-    def children(self) -> dict[int, str]:
-        """pid → command line of every process `up` started (they are its children)."""
+    def children(self, of: int | None = None) -> dict[int, str]:
+        """pid → command line of every process `up` started (they are its children), or ``of``'s."""
+        parent = self.proc.pid if of is None else of
         found = {}
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
             try:
                 ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                if ppid == self.proc.pid:
+                if ppid == parent:
                     found[int(entry.name)] = (entry / "cmdline").read_text().replace("\0", " ")
             except (OSError, IndexError, ValueError):
                 continue

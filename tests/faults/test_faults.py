@@ -25,6 +25,7 @@ from tests.support.photos import Photo, jpeg
 IMAGES = 200
 BATCH = 10
 KILL_AFTER = 60  # images uploaded before the fault: some enriched, many in flight
+OUTAGE_S = 30  # how long PostgreSQL stays stopped
 
 
 def photos(case: str, n: int = IMAGES) -> list[tuple[str, bytes]]:
@@ -46,19 +47,17 @@ def stream(up: Up, files: list[tuple[str, bytes]], fault, deadline_s: float = 24
         if fault_at is None and len(ids) >= KILL_AFTER:
             fault_at = time.monotonic()
             fault()
-        batch = files[start : start + BATCH]
-        while True:
-            assert time.monotonic() < end, f"uploads still refused after {deadline_s}s"
+        batch = [("files", (n, d, "image/jpeg")) for n, d in files[start : start + BATCH]]
+
+        def accepted(batch=batch):
             try:
-                response = up.client.post("/gather/uploads", files=[("files", (n, d, "image/jpeg")) for n, d in batch])
+                response = up.client.post("/gather/uploads", files=batch)
             except httpx.TransportError:  # a gateway killed mid-request: try again, as clients do
-                time.sleep(0.5)
-                continue
-            if response.status_code == 202:
-                ids.extend(response.json()["ids"])
-                break
-            assert response.status_code in (502, 503), response.text  # a store down: wait as told
-            time.sleep(float(response.headers.get("Retry-After", "1")))
+                return None
+            assert response.status_code in (202, 502, 503), response.text  # a store down: try again
+            return response.json()["ids"] if response.status_code == 202 else None
+
+        ids.extend(poll(accepted, end - time.monotonic(), interval=0.5, what="the uploads to be accepted again"))
     assert fault_at is not None
     return ids, fault_at
 
@@ -160,9 +159,24 @@ def test_postgresql_stopped_30s_with_likes_and_dead_letters_in_flight(up):
             response = up.client.post("/recommend/feedback", json={"user": user, "image": image, "signal": "like"})
             assert response.status_code == 202, response.text
             events.append(response.json()["event_id"])
+        stopped = time.monotonic()
+        # The server and every backend: stopping the server alone leaves open connections working.
         os.kill(postgres, signal.SIGSTOP)
-        time.sleep(30)  # the outage itself: its length is the point, not a wait for something
-        os.kill(postgres, signal.SIGCONT)
+        backends = list(up.children(of=postgres))
+        for pid in backends:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            poll(lambda: not up.healthy(), 30, what="the health check to report PostgreSQL stopped")
+
+            def outage_over():  # the outage lasts OUTAGE_S; all along, the health check must say so
+                assert not up.healthy(), "healthy while PostgreSQL is stopped"
+                return time.monotonic() - stopped >= OUTAGE_S
+
+            poll(outage_over, OUTAGE_S + 30, interval=1, what=f"{OUTAGE_S} s of outage")
+        finally:
+            for pid in backends:
+                os.kill(pid, signal.SIGCONT)
+            os.kill(postgres, signal.SIGCONT)
 
     # The cut files go in before the stop, so their dead letters are in flight during it.
     ids, fault_at = stream(up, good[:50] + truncated + good[50:], stop_postgres, deadline_s=300)
@@ -185,7 +199,7 @@ def test_postgresql_stopped_30s_with_likes_and_dead_letters_in_flight(up):
     assert feedback == len(events) == 20 and opinions == 20  # each like stored once
     up.results.append(
         {
-            "case": "PostgreSQL stopped (SIGSTOP) 30 s, 20 likes and 10 dead letters in flight",
+            "case": "PostgreSQL stopped (SIGSTOP, server and backends) 30 s, 20 likes and 10 dead letters in flight",
             "images": len(set(good_ids)),
             "restarted_s": None,
             "healthy_s": healthy,
