@@ -154,7 +154,7 @@ class PaletteReplica:
             row = self.rows.get(iid)
             if row is not None:
                 mask[row] = False
-        rows = np.flatnonzero(mask)
+        rows = _above_threshold(scores, mask, limit)
         k = min(limit, len(rows))
         if k <= 0:
             return []
@@ -166,6 +166,26 @@ class PaletteReplica:
             {"id": ids[r], "score": score, "payload": payloads[r]}
             for r, score in zip(rows[top].tolist(), kept[top].tolist())
         ]
+
+
+SAMPLE = 2048  # rows whose scores place the threshold of `_above_threshold`
+
+
+def _above_threshold(scores: np.ndarray, mask: np.ndarray, limit: int) -> np.ndarray:
+    """The rows of ``mask`` among which its ``limit`` best-scored are, few beyond them: those
+    scoring at least a threshold placed by an even sample of the rows (about 2 × ``limit``
+    expected), or all of ``mask``'s rows where that leaves fewer than ``limit``. Selecting
+    from all rows cost more than the matrix pass."""
+    step = len(scores) // SAMPLE
+    if step > 1:
+        sampled = scores[::step][mask[::step]]
+        rank = -(-2 * limit // step) + 1  # the sampled row about 2 × limit rows down the ranking
+        if rank <= len(sampled):
+            threshold = np.partition(sampled, len(sampled) - rank)[len(sampled) - rank]
+            rows = np.flatnonzero(mask & (scores >= threshold))
+            if len(rows) >= limit:  # the limit best all score at least this: none is left out
+                return rows
+    return np.flatnonzero(mask)
 
 
 class ReplicatedIndex:
