@@ -13,11 +13,13 @@ from __future__ import annotations
 import gc
 import logging
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from connectors.vectors import IndexServiceClient, VectorIndex, open_index
+from core.colors import PALETTE_DIM, palette_basis
 from core.settings import Settings
 from schemas.vectors import collection_vectors
 
@@ -40,8 +42,13 @@ class PaletteReplica:
         self.ids: list[str] = []
         self.rows: dict[str, int] = {}
         self.payloads: list[dict] = []
-        # Column-major: a query reads every row of each column in one sweep.
-        self.matrix = np.zeros((capacity, dim), np.float32, order="F")
+        self.matrix = np.zeros((capacity, dim), np.float32)  # unit rows
+        # Each row's coordinates in a few directions (`core.colors.palette_basis` for palettes)
+        # and the length left out of them: a search passes over these, a fifth of the matrix,
+        # and computes exact scores only for the rows their bound cannot rule out.
+        self.basis = _basis(dim)
+        self.low = np.zeros((capacity, self.basis.shape[1]), np.float32)
+        self.residual = np.zeros(capacity, np.float32)
         self.present = np.zeros(capacity, bool)
         # Each image's palette as the ranking needs it (`ranking.palette_arrays`), converted once
         # when it arrives: a request converts no candidate's colours. Payloads point here (ARRAYS).
@@ -59,9 +66,9 @@ class PaletteReplica:
         if needed <= len(self.present):
             return
         size = max(needed, 2 * len(self.present))
-        matrix = np.zeros((size, self.dim), np.float32, order="F")
-        matrix[: len(self.ids)] = self.matrix[: len(self.ids)]
-        self.matrix = matrix
+        self.matrix = np.resize(self.matrix, (size, self.dim))
+        self.low = np.resize(self.low, (size, self.low.shape[1]))
+        self.residual = np.resize(self.residual, size)
         self.present = np.resize(self.present, size)
         self.lab = np.resize(self.lab, (size, *self.lab.shape[1:]))
         self.coverage = np.resize(self.coverage, (size, self.coverage.shape[1]))
@@ -71,6 +78,7 @@ class PaletteReplica:
         """Upserts {"id", "vector", "payload"}; a point seen before is replaced."""
         self._grow(len(self.ids) + len(points))
         lab, coverage = ranking.palette_arrays([(p.get("payload") or {}).get("colors") or [] for p in points])
+        touched = []
         for i, point in enumerate(points):
             row = self.rows.get(point["id"])
             if row is None:
@@ -93,10 +101,12 @@ class PaletteReplica:
                 self.codes[field][row] = 0 if value is None else vocabulary.setdefault(value, len(vocabulary) + 1)
             vector = point.get("vector")
             self.present[row] = vector is not None
-            if vector is not None:
-                v = np.asarray(vector, np.float32)
-                norm = np.linalg.norm(v)
-                self.matrix[row] = v / norm if norm > 0 else v
+            v = np.zeros(self.dim, np.float32) if vector is None else np.asarray(vector, np.float32)
+            norm = np.linalg.norm(v)
+            self.matrix[row] = v / norm if norm > 0 else v
+            touched.append(row)
+        self.low[touched] = self.matrix[touched] @ self.basis
+        self.residual[touched] = np.linalg.norm(self.matrix[touched] - self.low[touched] @ self.basis.T, axis=1)
 
     @staticmethod
     def serves(must: dict | None) -> bool:
@@ -130,22 +140,33 @@ class PaletteReplica:
 
     def search_many(self, requests: list[dict]) -> list[list[dict]]:
         """Searches for one vector under different filters (a recommendation's narrowed and
-        relaxed candidates) share one pass over the matrix."""
-        n = len(self.ids)
-        scored: list[tuple[list, np.ndarray]] = []
+        relaxed candidates) share one pass over the reduced rows."""
+        queries: dict[tuple, _Query | None] = {}
         out = []
         for request in requests:
-            vector = list(request["vector"])
-            scores = next((s for v, s in scored if v == vector), None)
-            if scores is None:
-                query = np.asarray(vector, np.float32)
-                norm = np.linalg.norm(query)
-                scores = self.matrix[:n] @ (query / norm) if n and norm > 0 else np.zeros(n, np.float32)
-                scored.append((vector, scores))
-            out.append(self._top(scores, request.get("must"), request.get("limit", 10), request.get("exclude")))
+            vector = tuple(request["vector"])
+            if vector not in queries:
+                queries[vector] = self._query(vector)
+            query = queries[vector]
+            limit = request.get("limit", 10)
+            out.append([] if query is None else self._top(query, request.get("must"), limit, request.get("exclude")))
         return out
 
-    def _top(self, scores: np.ndarray, must: dict | None, limit: int, exclude: list[str] | None) -> list[dict]:
+    def _query(self, vector) -> _Query | None:
+        n = len(self.ids)
+        q = np.asarray(vector, np.float32)
+        norm = np.linalg.norm(q)
+        if not n or norm == 0:
+            return None
+        q /= norm
+        reduced = q @ self.basis
+        left = float(np.linalg.norm(q - self.basis @ reduced))
+        # Cauchy–Schwarz on the part outside the basis; SLACK covers float32 rounding.
+        bound = self.low[:n] @ reduced
+        bound += left * self.residual[:n] + SLACK
+        return _Query(q, bound)
+
+    def _top(self, query: _Query, must: dict | None, limit: int, exclude: list[str] | None) -> list[dict]:
         n = len(self.ids)
         mask = self.present[:n].copy()
         for field, value in (must or {}).items():
@@ -154,38 +175,56 @@ class PaletteReplica:
             row = self.rows.get(iid)
             if row is not None:
                 mask[row] = False
-        rows = _above_threshold(scores, mask, limit)
+        rows, scores = self._best_rows(query, mask, limit)
         k = min(limit, len(rows))
         if k <= 0:
             return []
-        kept = scores[rows]
-        top = np.argpartition(-kept, k - 1)[:k] if k < len(rows) else np.arange(len(rows))
-        top = top[np.argsort(-kept[top], kind="stable")]
+        top = np.argpartition(-scores, k - 1)[:k] if k < len(rows) else np.arange(len(rows))
+        top = top[np.argsort(-scores[top], kind="stable")]
         ids, payloads = self.ids, self.payloads
         return [
             {"id": ids[r], "score": score, "payload": payloads[r]}
-            for r, score in zip(rows[top].tolist(), kept[top].tolist())
+            for r, score in zip(rows[top].tolist(), scores[top].tolist())
         ]
 
+    def _best_rows(self, query: _Query, mask: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of ``mask`` among which are its ``limit`` best, with their exact scores: those
+        whose bound reaches a threshold that at least ``limit`` of them are known to score,
+        placed from an even sample of the rows (about 2 × ``limit`` expected above it); all of
+        ``mask``'s rows where the sample is too thin for it."""
+        step = len(mask) // SAMPLE
+        if step > 1:
+            sampled = np.flatnonzero(mask[::step]) * step
+            known = self.matrix[sampled] @ query.vector
+            rank = -(-2 * limit // step) + 1  # the sampled row about 2 × limit rows down the ranking
+            while rank <= len(known):
+                threshold = np.partition(known, len(known) - rank)[len(known) - rank]
+                rows = np.flatnonzero(mask & (query.bound >= threshold))
+                scores = self.matrix[rows] @ query.vector
+                # No row left out can reach the threshold; if `limit` kept ones do, the best are kept.
+                if np.count_nonzero(scores >= threshold) >= limit:
+                    return rows, scores
+                rank *= 4  # the sample was unlucky: a lower threshold
+        rows = np.flatnonzero(mask)
+        return rows, self.matrix[rows] @ query.vector
 
-SAMPLE = 2048  # rows whose scores place the threshold of `_above_threshold`
+
+SAMPLE = 2048  # rows whose exact scores place a search's threshold
+SLACK = 1e-4
+REDUCED = 24  # directions of the reduced rows (see `core.colors.palette_basis`)
 
 
-def _above_threshold(scores: np.ndarray, mask: np.ndarray, limit: int) -> np.ndarray:
-    """The rows of ``mask`` among which its ``limit`` best-scored are, few beyond them: those
-    scoring at least a threshold placed by an even sample of the rows (about 2 × ``limit``
-    expected), or all of ``mask``'s rows where that leaves fewer than ``limit``. Selecting
-    from all rows cost more than the matrix pass."""
-    step = len(scores) // SAMPLE
-    if step > 1:
-        sampled = scores[::step][mask[::step]]
-        rank = -(-2 * limit // step) + 1  # the sampled row about 2 × limit rows down the ranking
-        if rank <= len(sampled):
-            threshold = np.partition(sampled, len(sampled) - rank)[len(sampled) - rank]
-            rows = np.flatnonzero(mask & (scores >= threshold))
-            if len(rows) >= limit:  # the limit best all score at least this: none is left out
-                return rows
-    return np.flatnonzero(mask)
+@dataclass
+class _Query:
+    vector: np.ndarray  # unit length
+    bound: np.ndarray  # per row, at least its score
+
+
+def _basis(dim: int) -> np.ndarray:
+    """Palettes: their own basis; other spaces (the tests' small ones): the first coordinates."""
+    if dim == PALETTE_DIM:
+        return palette_basis(REDUCED).astype(np.float32)
+    return np.eye(dim, min(dim, REDUCED), dtype=np.float32)
 
 
 class ReplicatedIndex:

@@ -1,34 +1,65 @@
-"""The replica picks a search's best rows from those above a sampled threshold: never one fewer
-than a full selection would."""
+"""The replica's searches rule rows out by a bound on their score before scoring them exactly:
+never one that a full scoring would have kept."""
 
 import numpy as np
 import pytest
 
-from query.recommendation.replica import SAMPLE, _above_threshold
+from core.colors import PALETTE_DIM, palette_vector, rgb_to_hex
+from query.recommendation.replica import SAMPLE, PaletteReplica
+
+N = 20 * SAMPLE
 
 
-def best(scores: np.ndarray, rows: np.ndarray, limit: int) -> list[float]:
-    return sorted(scores[rows].tolist(), reverse=True)[:limit]
+@pytest.fixture(scope="module")
+def replica():
+    rng = np.random.default_rng(3)
+    # Palette-like rows (bumps of a few colours) and, for ties, some rows twice over.
+    colours = rng.integers(0, 256, (500, 3))
+    base = np.array([palette_vector([(rgb_to_hex(c), 100.0)]) for c in colours])
+    vectors = base[rng.integers(0, 500, N)] + 0.3 * base[rng.integers(0, 500, N)] * rng.random((N, 1))
+    vectors[N // 2 : N // 2 + 3000] = vectors[:3000]
+    vectors[-1000:] = rng.random((1000, PALETTE_DIM))  # far from any palette: a loose bound
+    replica = PaletteReplica(PALETTE_DIM)
+    tags = ["dog", "cat", "car"]
+    replica.apply(
+        [
+            {
+                "id": f"p{i}",
+                "vector": vectors[i].tolist(),
+                "payload": {"orientation": ("landscape", "portrait")[i % 2], "tags": [tags[i % 3]] if i % 7 else []},
+            }
+            for i in range(N)
+        ]
+    )
+    return replica, vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
-@pytest.mark.parametrize("share", [1.0, 0.33, 0.05, 0.002, 0.0])
-@pytest.mark.parametrize("limit", [1, 10, 200, 1000])
-def test_the_best_rows_are_all_above_the_threshold(share, limit):
-    rng = np.random.default_rng(int(share * 1000) + limit)
-    n = 30 * SAMPLE
-    # Coarse scores: many ties, the threshold often falls on one.
-    scores = (rng.random(n) * 50).round().astype(np.float32) / 50
-    mask = rng.random(n) < share
-    rows = _above_threshold(scores, mask, limit)
-    everything = np.flatnonzero(mask)
-    assert set(rows.tolist()) <= set(everything.tolist())
-    assert best(scores, rows, limit) == best(scores, everything, limit)
-    assert len(rows) >= min(limit, len(everything))
-    if share >= 0.33 and limit <= 200:  # the point of it: far fewer rows than the mask's
-        assert len(rows) < len(everything) / 10
+def brute_force(vectors, query, rows, limit):
+    scores = vectors[rows] @ (np.asarray(query) / np.linalg.norm(query))
+    return sorted(scores.tolist(), reverse=True)[:limit]
 
 
-def test_small_sets_are_taken_whole():
-    scores = np.arange(100, dtype=np.float32)
-    mask = np.ones(100, bool)
-    assert _above_threshold(scores, mask, 5).tolist() == list(range(100))
+@pytest.mark.parametrize("must", [None, {"orientation": "portrait"}, {"tags": ["dog"]}, {"tags": ["nothing"]}])
+@pytest.mark.parametrize("limit", [1, 10, 200, 3000])
+def test_the_best_are_the_best_of_a_full_scoring(replica, must, limit):
+    replica, vectors = replica
+    rng = np.random.default_rng(limit)
+    allowed = np.ones(N, bool)
+    if must and "orientation" in must:
+        allowed[::2] = False
+    if must and "tags" in must:
+        allowed[:] = False
+        if must["tags"] == ["dog"]:
+            allowed[[i for i in range(N) if i % 7 and i % 3 == 0]] = True
+    for query in [palette_vector([("#3366aa", 100.0)]), vectors[5].tolist(), rng.random(PALETTE_DIM).tolist()]:
+        hits = replica.search(query, must, limit)
+        want = brute_force(vectors, query, np.flatnonzero(allowed), limit)
+        assert [h["score"] for h in hits] == pytest.approx(want, abs=1e-5)
+        assert all(allowed[int(h["id"][1:])] for h in hits)
+
+
+def test_a_search_scores_few_rows_exactly(replica):
+    replica, _ = replica
+    query = replica._query(palette_vector([("#3366aa", 100.0)]))
+    rows, _ = replica._best_rows(query, replica.present[:N].copy(), 200)
+    assert 200 <= len(rows) < N / 20
