@@ -253,7 +253,17 @@ def values(
     if prefs.tags:
         wanted = as_wanted(resolved)
         found = clip or [{}] * len(payloads)
-        parts.append(np.array([_tags_fit(wanted, set(p.get("tags") or []), c)[0] for p, c in zip(payloads, found)]))
+        # Candidates share a few tag sets: each is judged once where CLIP adds nothing.
+        judged: dict[tuple, float] = {}
+
+        def tags_fit(tags: tuple, seen: dict[str, float]) -> float:
+            if seen:
+                return _tags_fit(wanted, set(tags), seen)[0]
+            if tags not in judged:
+                judged[tags] = _tags_fit(wanted, set(tags), seen)[0]
+            return judged[tags]
+
+        parts.append(np.array([tags_fit(tuple(p.get("tags") or ()), c) for p, c in zip(payloads, found)]))
     if prefs.make:
         parts.append(np.array([p.get("make") == prefs.make for p in payloads], dtype=float))
     return (np.mean(parts, axis=0) if parts else np.zeros(len(payloads))).tolist()
@@ -371,6 +381,11 @@ def palette_arrays(palettes: list[list[dict]]) -> tuple[np.ndarray, np.ndarray]:
 def _payload_arrays(payloads: list[dict]) -> tuple[np.ndarray, np.ndarray]:
     """`palette_arrays` of the payloads' colours: those whose holder has them (ARRAYS) read from
     it, the rest converted together."""
+    wheres = [payload.get(ARRAYS) for payload in payloads]
+    holder = wheres[0][0] if wheres and wheres[0] is not None else None
+    if holder is not None and all(where is not None and where[0] is holder for where in wheres):
+        rows = [where[1] for where in wheres]  # one holder for all, as a replica's candidates are
+        return holder.lab[rows], holder.coverage[rows]
     lab = np.empty((len(payloads), PALETTE_WIDTH, 3))
     coverage = np.empty((len(payloads), PALETTE_WIDTH))
     missing: list[int] = []
