@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 from aiohttp import web
 
@@ -139,7 +140,10 @@ async def recommend(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     body = await json_body(request, "a JSON object of preferences")
     try:
-        asked = await asyncio.to_thread(service.prepare, services.db, body)
+        # Only a named user's preferences are read from the database; the rest is parsed in place.
+        named = isinstance(body, dict) and body.get("user") is not None
+        prepare = partial(service.prepare, services.db, body)
+        asked = await asyncio.to_thread(prepare) if named else prepare()
     except ranking.PreferenceError as exc:
         raise web.HTTPBadRequest(text=str(exc)) from None
     except service.NotFound as exc:

@@ -384,7 +384,7 @@ def _payload_arrays(payloads: list[dict]) -> tuple[np.ndarray, np.ndarray]:
     wheres = [payload.get(ARRAYS) for payload in payloads]
     holder = wheres[0][0] if wheres and wheres[0] is not None else None
     if holder is not None and all(where is not None and where[0] is holder for where in wheres):
-        rows = [where[1] for where in wheres]  # one holder for all, as a replica's candidates are
+        rows = [where[1] for where in wheres if where is not None]  # one holder for all: a replica's candidates
         return holder.lab[rows], holder.coverage[rows]
     lab = np.empty((len(payloads), PALETTE_WIDTH, 3))
     coverage = np.empty((len(payloads), PALETTE_WIDTH))

@@ -44,11 +44,10 @@ class PaletteReplica:
         self.payloads: list[dict] = []
         self.matrix = np.zeros((capacity, dim), np.float32)  # unit rows
         # Each row's coordinates in a few directions (`core.colors.palette_basis` for palettes)
-        # and the length left out of them: a search passes over these, a fifth of the matrix,
-        # and computes exact scores only for the rows their bound cannot rule out.
+        # and, last, the length left out of them: a search passes over these, a fifth of the
+        # matrix, and computes exact scores only for the rows their bound cannot rule out.
         self.basis = _basis(dim)
-        self.low = np.zeros((capacity, self.basis.shape[1]), np.float32)
-        self.residual = np.zeros(capacity, np.float32)
+        self.low = np.zeros((capacity, self.basis.shape[1] + 1), np.float32)
         self.present = np.zeros(capacity, bool)
         # Each image's palette as the ranking needs it (`ranking.palette_arrays`), converted once
         # when it arrives: a request converts no candidate's colours. Payloads point here (ARRAYS).
@@ -68,7 +67,6 @@ class PaletteReplica:
         size = max(needed, 2 * len(self.present))
         self.matrix = np.resize(self.matrix, (size, self.dim))
         self.low = np.resize(self.low, (size, self.low.shape[1]))
-        self.residual = np.resize(self.residual, size)
         self.present = np.resize(self.present, size)
         self.lab = np.resize(self.lab, (size, *self.lab.shape[1:]))
         self.coverage = np.resize(self.coverage, (size, self.coverage.shape[1]))
@@ -105,8 +103,9 @@ class PaletteReplica:
             norm = np.linalg.norm(v)
             self.matrix[row] = v / norm if norm > 0 else v
             touched.append(row)
-        self.low[touched] = self.matrix[touched] @ self.basis
-        self.residual[touched] = np.linalg.norm(self.matrix[touched] - self.low[touched] @ self.basis.T, axis=1)
+        reduced = self.matrix[touched] @ self.basis
+        self.low[touched, :-1] = reduced
+        self.low[touched, -1] = np.linalg.norm(self.matrix[touched] - reduced @ self.basis.T, axis=1)
 
     @staticmethod
     def serves(must: dict | None) -> bool:
@@ -132,8 +131,38 @@ class PaletteReplica:
     def _members(self, tag: str) -> np.ndarray:
         rows = self._member_arrays.get(tag)
         if rows is None:
-            rows = self._member_arrays[tag] = np.fromiter(self.members.get(tag, ()), np.int64)
+            rows = self._member_arrays[tag] = np.sort(np.fromiter(self.members.get(tag, ()), np.int64))
         return rows
+
+    def _allowed(self, rows: np.ndarray, must: dict | None, exclude: list[str] | None) -> np.ndarray:
+        """Which of ``rows`` the filter lets through (`_mask`, for a few rows)."""
+        ok = self.present[rows]
+        for field, value in (must or {}).items():
+            values = list(value) if isinstance(value, (list, tuple)) else [value]
+            if field in LISTS:
+                hit = np.zeros(len(rows), bool)
+                for v in values:
+                    members = self._members(v)
+                    if len(members):
+                        hit |= members[np.minimum(np.searchsorted(members, rows), len(members) - 1)] == rows
+                ok &= hit
+            else:
+                codes = [self.vocabulary[field][v] for v in values if v in self.vocabulary[field]]
+                ok &= np.isin(self.codes[field][rows], codes)
+        excluded = [self.rows[iid] for iid in exclude or () if iid in self.rows]
+        if excluded:
+            ok &= ~np.isin(rows, excluded)
+        return ok
+
+    def _mask_all(self, must: dict | None, exclude: list[str] | None) -> np.ndarray:
+        mask = self.present[: len(self.ids)].copy()
+        for field, value in (must or {}).items():
+            mask &= self._mask(field, value)
+        for iid in exclude or ():
+            row = self.rows.get(iid)
+            if row is not None:
+                mask[row] = False
+        return mask
 
     def search(self, vector, must: dict | None = None, limit: int = 10, exclude: list[str] | None = None) -> list[dict]:
         return self.search_many([{"vector": vector, "must": must, "limit": limit, "exclude": exclude}])[0]
@@ -160,22 +189,12 @@ class PaletteReplica:
             return None
         q /= norm
         reduced = q @ self.basis
-        left = float(np.linalg.norm(q - self.basis @ reduced))
-        # Cauchy–Schwarz on the part outside the basis; SLACK covers float32 rounding.
-        bound = self.low[:n] @ reduced
-        bound += left * self.residual[:n] + SLACK
-        return _Query(q, bound)
+        left = np.linalg.norm(q - self.basis @ reduced)
+        # The score in the basis plus, by Cauchy–Schwarz, the most the rest can add.
+        return _Query(q, self.low[:n] @ np.append(reduced, left).astype(np.float32))
 
     def _top(self, query: _Query, must: dict | None, limit: int, exclude: list[str] | None) -> list[dict]:
-        n = len(self.ids)
-        mask = self.present[:n].copy()
-        for field, value in (must or {}).items():
-            mask &= self._mask(field, value)
-        for iid in exclude or ():
-            row = self.rows.get(iid)
-            if row is not None:
-                mask[row] = False
-        rows, scores = self._best_rows(query, mask, limit)
+        rows, scores = self._best_rows(query, must, exclude, limit)
         k = min(limit, len(rows))
         if k <= 0:
             return []
@@ -187,30 +206,37 @@ class PaletteReplica:
             for r, score in zip(rows[top].tolist(), scores[top].tolist())
         ]
 
-    def _best_rows(self, query: _Query, mask: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
-        """Rows of ``mask`` among which are its ``limit`` best, with their exact scores: those
-        whose bound reaches a threshold that at least ``limit`` of them are known to score,
-        placed from an even sample of the rows (about 2 × ``limit`` expected above it); all of
-        ``mask``'s rows where the sample is too thin for it."""
-        step = len(mask) // SAMPLE
+    def _best_rows(
+        self, query: _Query, must: dict | None, exclude: list[str] | None, limit: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Rows the filter lets through among which are its ``limit`` best, with their exact
+        scores: those whose bound reaches a threshold that at least ``limit`` of them are known
+        to score, placed from an even sample of the rows (about 2 × ``limit`` expected above it),
+        the filter checked only for them; for a filter that lets few rows through, all of those."""
+        n = len(self.ids)
+        step = n // SAMPLE
         if step > 1:
-            sampled = np.flatnonzero(mask[::step]) * step
-            known = self.matrix[sampled] @ query.vector
+            sampled = np.arange(0, n, step)
+            sampled = sampled[self._allowed(sampled, must, exclude)]
             rank = -(-2 * limit // step) + 1  # the sampled row about 2 × limit rows down the ranking
-            while rank <= len(known):
-                threshold = np.partition(known, len(known) - rank)[len(known) - rank]
-                rows = np.flatnonzero(mask & (query.bound >= threshold))
-                scores = self.matrix[rows] @ query.vector
-                # No row left out can reach the threshold; if `limit` kept ones do, the best are kept.
-                if np.count_nonzero(scores >= threshold) >= limit:
-                    return rows, scores
-                rank *= 4  # the sample was unlucky: a lower threshold
-        rows = np.flatnonzero(mask)
+            if len(sampled) * step >= n * FEW:
+                known = self.matrix[sampled] @ query.vector
+                while rank <= len(known):
+                    threshold = np.partition(known, len(known) - rank)[len(known) - rank]
+                    rows = np.flatnonzero(query.bound >= threshold - SLACK)
+                    rows = rows[self._allowed(rows, must, exclude)]
+                    scores = self.matrix[rows] @ query.vector
+                    # No row left out can reach the threshold; if `limit` kept ones do, the best are kept.
+                    if np.count_nonzero(scores >= threshold) >= limit:
+                        return rows, scores
+                    rank *= 4  # the sample was unlucky: a lower threshold
+        rows = np.flatnonzero(self._mask_all(must, exclude))
         return rows, self.matrix[rows] @ query.vector
 
 
 SAMPLE = 2048  # rows whose exact scores place a search's threshold
-SLACK = 1e-4
+SLACK = 1e-4  # float32 rounding of the bound and the scores
+FEW = 0.05  # a filter letting fewer rows through is checked on every row, its rows all scored
 REDUCED = 24  # directions of the reduced rows (see `core.colors.palette_basis`)
 
 

@@ -39,7 +39,16 @@ def brute_force(vectors, query, rows, limit):
     return sorted(scores.tolist(), reverse=True)[:limit]
 
 
-@pytest.mark.parametrize("must", [None, {"orientation": "portrait"}, {"tags": ["dog"]}, {"tags": ["nothing"]}])
+@pytest.mark.parametrize(
+    "must",
+    [
+        None,
+        {"orientation": "portrait"},
+        {"tags": ["dog"]},
+        {"orientation": ["portrait"], "tags": ["dog", "car"]},
+        {"tags": ["nothing"]},
+    ],
+)
 @pytest.mark.parametrize("limit", [1, 10, 200, 3000])
 def test_the_best_are_the_best_of_a_full_scoring(replica, must, limit):
     replica, vectors = replica
@@ -48,11 +57,12 @@ def test_the_best_are_the_best_of_a_full_scoring(replica, must, limit):
     if must and "orientation" in must:
         allowed[::2] = False
     if must and "tags" in must:
-        allowed[:] = False
-        if must["tags"] == ["dog"]:
-            allowed[[i for i in range(N) if i % 7 and i % 3 == 0]] = True
+        wanted = {("dog", "cat", "car").index(t) for t in must["tags"] if t != "nothing"}
+        allowed &= [bool(i % 7) and i % 3 in wanted for i in range(N)]
+    exclude = [f"p{i}" for i in range(5, 40)]  # the query below is p5's own vector
+    allowed[5:40] = False
     for query in [palette_vector([("#3366aa", 100.0)]), vectors[5].tolist(), rng.random(PALETTE_DIM).tolist()]:
-        hits = replica.search(query, must, limit)
+        hits = replica.search(query, must, limit, exclude)
         want = brute_force(vectors, query, np.flatnonzero(allowed), limit)
         assert [h["score"] for h in hits] == pytest.approx(want, abs=1e-5)
         assert all(allowed[int(h["id"][1:])] for h in hits)
@@ -61,5 +71,5 @@ def test_the_best_are_the_best_of_a_full_scoring(replica, must, limit):
 def test_a_search_scores_few_rows_exactly(replica):
     replica, _ = replica
     query = replica._query(palette_vector([("#3366aa", 100.0)]))
-    rows, _ = replica._best_rows(query, replica.present[:N].copy(), 200)
+    rows, _ = replica._best_rows(query, None, None, 200)
     assert 200 <= len(rows) < N / 20
