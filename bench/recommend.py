@@ -466,7 +466,9 @@ def main() -> None:
     parser.add_argument(
         "--dump",
         type=Path,
-        help="write the answers to the first 200 requests (at the largest size) to this JSON file, to compare versions",
+        help="write the answers to the first 200 requests (at the largest size) to this JSON file, to compare "
+        "versions; run an old version from its own tree (cd there, PYTHONPATH=.): the gateways run "
+        "`python -m viewfinder.cli` in the working directory, which `-m` puts ahead of PYTHONPATH",
     )
     parser.add_argument(
         "--think",
