@@ -191,7 +191,7 @@ class PaletteReplica:
         reduced = q @ self.basis
         left = np.linalg.norm(q - self.basis @ reduced)
         # The score in the basis plus, by Cauchy–Schwarz, the most the rest can add.
-        return _Query(q, self.low[:n] @ np.append(reduced, left).astype(np.float32))
+        return _Query(q, self.low[:n] @ np.append(reduced, left).astype(np.float32), float(left))
 
     def _top(self, query: _Query, must: dict | None, limit: int, exclude: list[str] | None) -> list[dict]:
         rows, scores = self._best_rows(query, must, exclude, limit)
@@ -231,6 +231,13 @@ class PaletteReplica:
                         return rows, scores
                     rank *= 4  # the sample was unlucky: a lower threshold
         rows = np.flatnonzero(self._mask_all(must, exclude))
+        if len(rows) > limit:
+            # The `limit` best lower bounds (the bound less twice the most the rest can add) are
+            # met by `limit` rows: no row whose bound is below the least of them can be better.
+            bound = query.bound[rows]
+            lower = bound - 2 * query.left * self.low[rows, -1]
+            floor = np.partition(lower, len(lower) - limit)[len(lower) - limit]
+            rows = rows[bound >= floor - 2 * SLACK]
         return rows, self.matrix[rows] @ query.vector
 
 
@@ -247,6 +254,7 @@ REDUCED = 8
 class _Query:
     vector: np.ndarray  # unit length
     bound: np.ndarray  # per row, at least its score
+    left: float  # the query's length outside the basis
 
 
 def _basis(dim: int) -> np.ndarray:

@@ -26,7 +26,11 @@ def replica():
             {
                 "id": f"p{i}",
                 "vector": vectors[i].tolist(),
-                "payload": {"orientation": ("landscape", "portrait")[i % 2], "tags": [tags[i % 3]] if i % 7 else []},
+                "payload": {
+                    "orientation": ("landscape", "portrait")[i % 2],
+                    "tags": [tags[i % 3]] if i % 7 else [],
+                    "make": "leica" if i % 50 == 0 else "canon",  # a filter letting 2 % through
+                },
             }
             for i in range(N)
         ]
@@ -46,6 +50,7 @@ def brute_force(vectors, query, rows, limit):
         {"orientation": "portrait"},
         {"tags": ["dog"]},
         {"orientation": ["portrait"], "tags": ["dog", "car"]},
+        {"make": "leica"},
         {"tags": ["nothing"]},
     ],
 )
@@ -56,6 +61,8 @@ def test_the_best_are_the_best_of_a_full_scoring(replica, must, limit):
     allowed = np.ones(N, bool)
     if must and "orientation" in must:
         allowed[::2] = False
+    if must and "make" in must:
+        allowed[np.arange(N) % 50 != 0] = False
     if must and "tags" in must:
         wanted = {("dog", "cat", "car").index(t) for t in must["tags"] if t != "nothing"}
         allowed &= [bool(i % 7) and i % 3 in wanted for i in range(N)]
