@@ -110,23 +110,25 @@ class PaletteReplica:
     @staticmethod
     def serves(must: dict | None) -> bool:
         return all(
-            key in KEYWORDS + LISTS
-            and all(isinstance(v, str) for v in (value if isinstance(value, (list, tuple)) else [value]))
+            key in KEYWORDS + LISTS and all(isinstance(v, str) for v in _listed(value))
             for key, value in (must or {}).items()
         )
 
     def _mask(self, field: str, value) -> np.ndarray:
         n = len(self.ids)
-        values = list(value) if isinstance(value, (list, tuple)) else [value]
         if field in LISTS:
             mask = np.zeros(n, bool)
-            for v in values:
+            for v in _listed(value):
                 mask[self._members(v)] = True
             return mask
-        codes = [self.vocabulary[field][v] for v in values if v in self.vocabulary[field]]
+        codes = self._codes(field, value)
         if len(codes) == 1:
             return self.codes[field][:n] == codes[0]
         return np.isin(self.codes[field][:n], codes)
+
+    def _codes(self, field: str, value) -> list[int]:
+        vocabulary = self.vocabulary[field]
+        return [vocabulary[v] for v in _listed(value) if v in vocabulary]
 
     def _members(self, tag: str) -> np.ndarray:
         rows = self._member_arrays.get(tag)
@@ -138,17 +140,15 @@ class PaletteReplica:
         """Which of ``rows`` the filter lets through (`_mask`, for a few rows)."""
         ok = self.present[rows]
         for field, value in (must or {}).items():
-            values = list(value) if isinstance(value, (list, tuple)) else [value]
             if field in LISTS:
                 hit = np.zeros(len(rows), bool)
-                for v in values:
+                for v in _listed(value):
                     members = self._members(v)
                     if len(members):
                         hit |= members[np.minimum(np.searchsorted(members, rows), len(members) - 1)] == rows
                 ok &= hit
             else:
-                codes = [self.vocabulary[field][v] for v in values if v in self.vocabulary[field]]
-                ok &= np.isin(self.codes[field][rows], codes)
+                ok &= np.isin(self.codes[field][rows], self._codes(field, value))
         excluded = [self.rows[iid] for iid in exclude or () if iid in self.rows]
         if excluded:
             ok &= ~np.isin(rows, excluded)
@@ -255,6 +255,11 @@ class _Query:
     vector: np.ndarray  # unit length
     bound: np.ndarray  # per row, at least its score
     left: float  # the query's length outside the basis
+
+
+def _listed(value) -> list:
+    """A filter's value as the list it stands for: a list matches any of its items."""
+    return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
 def _basis(dim: int) -> np.ndarray:
