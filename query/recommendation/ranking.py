@@ -382,22 +382,20 @@ def _payload_arrays(payloads: list[dict]) -> tuple[np.ndarray, np.ndarray]:
     """`palette_arrays` of the payloads' colours: those whose holder has them (ARRAYS) read from
     it, the rest converted together."""
     wheres = [payload.get(ARRAYS) for payload in payloads]
-    holder = wheres[0][0] if wheres and wheres[0] is not None else None
-    if holder is not None and all(where is not None and where[0] is holder for where in wheres):
-        rows = [where[1] for where in wheres if where is not None]  # one holder for all: a replica's candidates
-        return holder.lab[rows], holder.coverage[rows]
-    lab = np.empty((len(payloads), PALETTE_WIDTH, 3))
-    coverage = np.empty((len(payloads), PALETTE_WIDTH))
-    missing: list[int] = []
     held: dict[int, tuple[Any, list[int], list[int]]] = {}  # id(holder) → (holder, positions, rows)
-    for i, payload in enumerate(payloads):
-        where = payload.get(ARRAYS)
+    missing: list[int] = []
+    for i, where in enumerate(wheres):
         if where is None:
             missing.append(i)
         else:
             _, positions, rows = held.setdefault(id(where[0]), (where[0], [], []))
             positions.append(i)
             rows.append(where[1])
+    if not missing and len(held) == 1:  # one holder for all, as a replica's candidates: one gather
+        holder, _, rows = next(iter(held.values()))
+        return holder.lab[rows], holder.coverage[rows]
+    lab = np.empty((len(payloads), PALETTE_WIDTH, 3))
+    coverage = np.empty((len(payloads), PALETTE_WIDTH))
     if missing:
         lab[missing], coverage[missing] = palette_arrays([payloads[i].get("colors") or [] for i in missing])
     for holder, positions, rows in held.values():

@@ -149,7 +149,7 @@ class PaletteReplica:
                 ok &= hit
             else:
                 ok &= np.isin(self.codes[field][rows], self._codes(field, value))
-        excluded = [self.rows[iid] for iid in exclude or () if iid in self.rows]
+        excluded = self._rows_of(exclude)
         if excluded:
             ok &= ~np.isin(rows, excluded)
         return ok
@@ -158,11 +158,11 @@ class PaletteReplica:
         mask = self.present[: len(self.ids)].copy()
         for field, value in (must or {}).items():
             mask &= self._mask(field, value)
-        for iid in exclude or ():
-            row = self.rows.get(iid)
-            if row is not None:
-                mask[row] = False
+        mask[self._rows_of(exclude)] = False
         return mask
+
+    def _rows_of(self, ids: list[str] | None) -> list[int]:
+        return [self.rows[iid] for iid in ids or () if iid in self.rows]
 
     def search(self, vector, must: dict | None = None, limit: int = 10, exclude: list[str] | None = None) -> list[dict]:
         return self.search_many([{"vector": vector, "must": must, "limit": limit, "exclude": exclude}])[0]
@@ -191,7 +191,11 @@ class PaletteReplica:
         reduced = q @ self.basis
         left = np.linalg.norm(q - self.basis @ reduced)
         # The score in the basis plus, by Cauchy–Schwarz, the most the rest can add.
-        return _Query(q, self.low[:n] @ np.append(reduced, left).astype(np.float32), float(left))
+        bound = self.low[:n] @ np.append(reduced, left).astype(np.float32)
+        # An even sample's exact scores, once for every filter the query is searched under.
+        step = n // SAMPLE
+        sample = np.arange(0, n, step) if step > 1 else np.arange(0)  # small: no threshold needed
+        return _Query(q, bound, float(left), sample, self.matrix[sample] @ q)
 
     def _top(self, query: _Query, must: dict | None, limit: int, exclude: list[str] | None) -> list[dict]:
         rows, scores = self._best_rows(query, must, exclude, limit)
@@ -216,11 +220,9 @@ class PaletteReplica:
         n = len(self.ids)
         step = n // SAMPLE
         if step > 1:
-            sampled = np.arange(0, n, step)
-            sampled = sampled[self._allowed(sampled, must, exclude)]
+            known = query.known[self._allowed(query.sample, must, exclude)]
             rank = -(-2 * limit // step) + 1  # the sampled row about 2 × limit rows down the ranking
-            if len(sampled) * step >= n * FEW:
-                known = self.matrix[sampled] @ query.vector
+            if len(known) * step >= n * FEW:
                 while rank <= len(known):
                     threshold = np.partition(known, len(known) - rank)[len(known) - rank]
                     rows = np.flatnonzero(query.bound >= threshold - SLACK)
@@ -243,7 +245,7 @@ class PaletteReplica:
 
 SAMPLE = 2048  # rows whose exact scores place a search's threshold
 SLACK = 1e-4  # float32 rounding of the bound and the scores
-FEW = 0.05  # a filter letting fewer rows through is checked on every row, its rows all scored
+FEW = 0.05  # a filter letting fewer rows through is checked on every row
 # Directions of the reduced rows (`core.colors.palette_basis`). Fewer make the pass cheaper and
 # the bound looser: at 1,000,000 images 8 cost 6.5 ms a search (pass + exact scores of ~5,400
 # rows), 16 cost 9.3, 24 cost 14 (one core, 40 `make_queries` colours, synthetic palettes).
@@ -255,6 +257,8 @@ class _Query:
     vector: np.ndarray  # unit length
     bound: np.ndarray  # per row, at least its score
     left: float  # the query's length outside the basis
+    sample: np.ndarray  # every (n // SAMPLE)-th row
+    known: np.ndarray  # their exact scores
 
 
 def _listed(value) -> list:
