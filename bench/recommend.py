@@ -181,6 +181,17 @@ class Timed:
             self.seconds += time.perf_counter() - started
             self.calls += len(requests)
 
+    def search_union(self, requests: list[dict]):
+        union = getattr(self.index, "search_union", None)
+        if union is None:
+            return None
+        started = time.perf_counter()
+        try:
+            return union(requests)
+        finally:
+            self.seconds += time.perf_counter() - started
+            self.calls += len(requests)
+
 
 # ---------------------------------------------------------------- runs
 
@@ -285,7 +296,7 @@ def score_costs(index, queries: list[dict]) -> dict:
         prefs = ranking.parse_preferences(body)
         resolved = ranking.resolve_tags(prefs.tags)
         found = recommender.candidates(index, prefs, sorted({v for v in resolved.values() if v}), [])
-        payloads = [hit["payload"] for hit in found.values()]
+        payloads = list(found.payloads)
         t0 = time.perf_counter()
         reference = [ranking.score(prefs, p, resolved)[0] for p in payloads]
         loop_ms.append(1000 * (time.perf_counter() - t0))

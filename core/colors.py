@@ -1,5 +1,6 @@
 """Colour maths: hex and sRGB, CIELAB, CIEDE2000 differences, CSS3 names, and the palette
-vector that places an image's colours in the vector index. numpy only."""
+vector that places an image's colours in the vector index. numpy, and numba for the one
+difference a recommendation computes a thousand times (`delta_e_to`)."""
 
 from __future__ import annotations
 
@@ -69,6 +70,26 @@ def delta_e(lab1, lab2) -> np.ndarray:
     return np.sqrt((dLp / SL) ** 2 + (dCp / SC) ** 2 + (dHp / SH) ** 2 + RT * (dCp / SC) * (dHp / SH))
 
 
+def delta_e_to(labs, lab) -> np.ndarray:
+    """`delta_e` from each of ``labs`` (shape (..., 3)) to the one colour ``lab``, compiled: the
+    same steps as `delta_e` (to the last bit where libm's and numpy's functions agree, else
+    within 1e-12), ten times faster on a recommendation's 1,400 colours, where numpy's 40 passes
+    over small arrays cost more than the maths."""
+    labs = np.asarray(labs, dtype=np.float64)
+    L2, a2, b2 = (float(v) for v in np.asarray(lab, dtype=np.float64).reshape(3))
+    flat = np.ascontiguousarray(labs.reshape(-1, 3))
+    return _delta_e_kernel()(flat, L2, a2, b2).reshape(labs.shape[:-1])
+
+
+@lru_cache(maxsize=1)
+def _delta_e_kernel():
+    # Compiled on first use (about a second; then from numba's cache), not at import: most
+    # processes that import this module never need it.
+    from core.colour_kernel import delta_e_to
+
+    return delta_e_to
+
+
 @lru_cache(maxsize=1)
 def _css3() -> tuple[list[str], np.ndarray]:
     # PIL's colormap is the CSS3 named-colour table; grey/gray spellings are folded. By name,
@@ -129,7 +150,7 @@ def palette_vector(colors: list[tuple[str, float]]) -> list[float]:
     anchors = _anchors()
     vec = np.zeros(len(anchors))
     for hex_value, coverage in colors:
-        d = delta_e(anchors, rgb_to_lab(hex_to_rgb(hex_value)))
+        d = delta_e_to(anchors, rgb_to_lab(hex_to_rgb(hex_value)))
         vec += coverage * np.exp(-((d / SIGMA) ** 2))
     norm = np.linalg.norm(vec)
     return (vec / norm if norm > 0 else vec).round(6).tolist()

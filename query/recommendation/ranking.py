@@ -8,12 +8,12 @@ asked for, so no single feature dominates (the original's raw camera-make number
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
-from core.colors import delta_e, hex_to_rgb, rgb_to_lab
+from core.colors import delta_e_to, hex_to_rgb, rgb_to_lab
 from core.labels import detector_labels
 
 ORIENTATIONS = ("landscape", "portrait", "square")
@@ -235,38 +235,148 @@ def stated(prefs: Preferences) -> int:
 Resolved = Wanted | dict[str, str | None]
 
 
+KEYWORDS = ("orientation", "make")  # valued by equality with the wanted value
+
+
+class TagSets:
+    """Distinct tag sets, numbered from 0 (no tags), and for each tag the sets that hold it:
+    images share a few thousand sets, so a wanted label is looked up once per set, not per image."""
+
+    def __init__(self) -> None:
+        self.sets: list[tuple[str, ...]] = [()]
+        self._codes: dict[tuple[str, ...], int] = {(): 0}
+        self._holding: dict[str, list[int]] = {}
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def code(self, tags) -> int:
+        key = tuple(tags or ())
+        code = self._codes.get(key)
+        if code is None:
+            code = self._codes[key] = len(self.sets)
+            self.sets.append(key)
+            for tag in set(key):
+                self._holding.setdefault(tag, []).append(code)
+                self._arrays.pop(tag, None)
+        return code
+
+    def holding(self, labels) -> np.ndarray:
+        """The sets holding any of ``labels``."""
+        found = []
+        for label in labels:
+            codes = self._arrays.get(label)
+            if codes is None:
+                codes = self._arrays[label] = np.array(self._holding.get(label, ()), np.int64)
+            found.append(codes)
+        return np.concatenate(found) if found else np.arange(0)
+
+
+class Picked(Sequence):
+    """``items[rows[i]]`` for each i: what a few candidates need of a long list, read when asked."""
+
+    def __init__(self, items: Sequence, rows: list[int]):
+        self.items, self.rows = items, rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self.items[r] for r in self.rows[i]]
+        return self.items[self.rows[i]]
+
+
+@dataclass
+class Candidates:
+    """Images to value, as columns: what `values` reads of each, one entry an image, with no
+    dict per image read. The gateway's replica holds its images this way and hands over rows;
+    anything else comes from payloads (`of`). ``keywords``: per field of KEYWORDS the images'
+    codes and the vocabulary they index (0: no value); ``tag_sets.sets[tag_set[i]]``: image i's
+    tags; ``lab``/``coverage``: its palette as `palette_arrays` makes them; width and height 0
+    where unknown. ``ids`` and ``payloads`` (as stored) are read for the few results shown."""
+
+    ids: Sequence[str]
+    payloads: Sequence[dict]
+    lab: np.ndarray
+    coverage: np.ndarray
+    keywords: dict[str, tuple[np.ndarray, dict]]
+    tag_set: np.ndarray
+    tag_sets: TagSets
+    width: np.ndarray
+    height: np.ndarray
+
+    @classmethod
+    def of(cls, payloads: list[dict], ids: list[str] | None = None) -> Candidates:
+        keywords = {}
+        for name in KEYWORDS:
+            vocabulary: dict = {}
+            codes = [
+                0 if (value := p.get(name)) is None else vocabulary.setdefault(value, len(vocabulary) + 1)
+                for p in payloads
+            ]
+            keywords[name] = (np.array(codes, np.int64), vocabulary)
+        tag_sets = TagSets()
+        lab, coverage = palette_arrays([p.get("colors") or [] for p in payloads])
+        return cls(
+            ids=list(ids) if ids is not None else [""] * len(payloads),
+            payloads=payloads,
+            lab=lab,
+            coverage=coverage,
+            keywords=keywords,
+            tag_set=np.array([tag_sets.code(p.get("tags")) for p in payloads], np.int64),
+            tag_sets=tag_sets,
+            width=np.array([side(p.get("width")) for p in payloads], float),
+            height=np.array([side(p.get("height")) for p in payloads], float),
+        )
+
+    def __len__(self) -> int:
+        return len(self.payloads)
+
+    def has(self, field: str, value) -> np.ndarray:
+        """Per image, whether its ``field`` is ``value``."""
+        codes, vocabulary = self.keywords[field]
+        code = vocabulary.get(value)
+        return np.zeros(len(codes), bool) if code is None else codes == code
+
+    def tagged(self, labels) -> np.ndarray:
+        """Per image, whether it has any of ``labels`` among its tags."""
+        return np.isin(self.tag_set, self.tag_sets.holding(labels))
+
+    def tags(self, i: int) -> set[str]:
+        return set(self.tag_sets.sets[self.tag_set[i]])
+
+    def extended(self, ids: list[str], payloads: list[dict]) -> Candidates:
+        """These and more images (given as payloads)."""
+        return Candidates.of([*self.payloads, *payloads], [*self.ids, *ids]) if payloads else self
+
+
+def side(value) -> float:
+    """A payload's width or height as a number, 0 where it has none (`_size_fit` reads 0 as unknown)."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else 0.0
+
+
 def values(
-    prefs: Preferences, payloads: list[dict], resolved: Resolved, clip: list[dict[str, float]] | None = None
+    prefs: Preferences,
+    candidates: Candidates | list[dict],
+    resolved: Resolved,
+    clip: list[dict[str, float]] | None = None,
 ) -> list[float]:
-    """`score`'s value for every candidate, without building explanations (only the results
-    shown need those), the colour maths done once for all. ``clip``: per payload, the wanted
-    words CLIP finds in the image, with their probabilities."""
+    """`score`'s value for every candidate (`Candidates`, or their payloads), without building
+    explanations (only the results shown need those), each part computed for all at once.
+    ``clip``: per candidate, the wanted words CLIP finds in the image, with their probabilities."""
+    found = candidates if isinstance(candidates, Candidates) else Candidates.of(candidates)
     parts = []
     if prefs.color:
-        parts.append(_colour_arrays(prefs.color, payloads)[0])
+        parts.append(_colour_arrays(prefs.color, found.lab, found.coverage)[0])
     if prefs.orientation:
-        parts.append(np.array([p.get("orientation") == prefs.orientation for p in payloads], dtype=float))
+        parts.append(found.has("orientation", prefs.orientation).astype(float))
     if prefs.width or prefs.height:
-        parts.append(
-            np.array([_size_fit(prefs.width, prefs.height, p.get("width"), p.get("height"))[0] for p in payloads])
-        )
+        sizes = zip(found.width.tolist(), found.height.tolist())
+        parts.append(np.array([_size_fit(prefs.width, prefs.height, w, h)[0] for w, h in sizes]))
     if prefs.tags:
-        wanted = as_wanted(resolved)
-        found = clip or [{}] * len(payloads)
-        # Candidates share a few tag sets: each is judged once where CLIP adds nothing.
-        judged: dict[tuple, float] = {}
-
-        def tags_fit(tags: tuple, seen: dict[str, float]) -> float:
-            if seen:
-                return _tags_fit(wanted, set(tags), seen)[0]
-            if tags not in judged:
-                judged[tags] = _tags_fit(wanted, set(tags), seen)[0]
-            return judged[tags]
-
-        parts.append(np.array([tags_fit(tuple(p.get("tags") or ()), c) for p, c in zip(payloads, found)]))
+        parts.append(_tags_fits(as_wanted(resolved), found, clip))
     if prefs.make:
-        parts.append(np.array([p.get("make") == prefs.make for p in payloads], dtype=float))
-    return (np.mean(parts, axis=0) if parts else np.zeros(len(payloads))).tolist()
+        parts.append(found.has("make", prefs.make).astype(float))
+    return (np.mean(parts, axis=0) if parts else np.zeros(len(found))).tolist()
 
 
 BROADER_CREDIT = 0.5  # a wanted label met only by one it is a kind of: a dog may be the puppy asked for
@@ -281,9 +391,7 @@ def _tags_fit(wanted: Wanted, present: set[str], clip: dict[str, float]) -> tupl
     kind of it) among the image's tags, or CLIP finding the word in the image (``clip``: word →
     zero-shot probability, for the words it found), meet it; a broader label earns
     BROADER_CREDIT. Words resolving to one label ask for one thing ("dog", "dogs")."""
-    things: dict[tuple, list[str]] = {}
-    for word, label in wanted.resolved.items():
-        things.setdefault(("label", label) if label else ("word", word), []).append(word)
+    things = _things(wanted)
     total, paths = 0.0, {}
     path: dict[str, object]
     for (kind, name), words in things.items():
@@ -304,16 +412,43 @@ def _tags_fit(wanted: Wanted, present: set[str], clip: dict[str, float]) -> tupl
     return total / max(1, len(things)), paths
 
 
+def _things(wanted: Wanted) -> dict[tuple[str, str], list[str]]:
+    """The things wanted, ("label", label) or ("word", an unresolved word), with their words."""
+    things: dict[tuple[str, str], list[str]] = {}
+    for word, label in wanted.resolved.items():
+        things.setdefault(("label", label) if label else ("word", word), []).append(word)
+    return things
+
+
+def _tags_fits(wanted: Wanted, found: Candidates, clip: list[dict[str, float]] | None) -> np.ndarray:
+    """`_tags_fit`'s value for every candidate at once."""
+    things = _things(wanted)
+    none = np.zeros(len(found), bool)
+    total = np.zeros(len(found))
+    for (kind, name), words in things.items():
+        label = name if kind == "label" else None
+        by = found.tagged({label, *wanted.kinds.get(label, ())}) if label else none
+        broad = found.tagged(wanted.broader.get(label, ())) if label else none
+        seen = np.array([any(w in c for w in words) for c in clip]) if clip else none
+        total += np.where(by | seen, 1.0, np.where(broad, BROADER_CREDIT, 0.0))
+    return total / max(1, len(things))
+
+
 def score(prefs: Preferences, payload: dict, resolved: Resolved, clip: dict[str, float] | None = None):
     return scores(prefs, [payload], resolved, [clip or {}])[0]
 
 
 def scores(
-    prefs: Preferences, payloads: list[dict], resolved: Resolved, clip: list[dict[str, float]] | None = None
+    prefs: Preferences,
+    payloads: list[dict],
+    resolved: Resolved,
+    clip: list[dict[str, float]] | None = None,
+    arrays: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[tuple[float, dict]]:
-    """(score, why) per payload; the colour maths once for all of them."""
+    """(score, why) per payload; the colour maths once for all of them. ``arrays``: the
+    payloads' palettes as `palette_arrays` makes them, where the caller holds them."""
     palettes = [p.get("colors") or [] for p in payloads]
-    colours = color_fits(prefs.color, palettes, payloads) if prefs.color else None
+    colours = color_fits(prefs.color, palettes, arrays) if prefs.color else None
     wanted, found = as_wanted(resolved), clip or [{}] * len(payloads)
     return [
         _score(prefs, payload, wanted, colours[i] if colours else None, found[i]) for i, payload in enumerate(payloads)
@@ -360,10 +495,6 @@ def _score(
 
 
 PALETTE_WIDTH = 4  # colours per stored palette (streams.enrich.colors.K); shorter ones are padded
-# A payload may say where its palette is held as arrays already, under this key: (holder, row),
-# the holder having `lab` and `coverage` arrays as `palette_arrays` makes them, one row an image.
-# The gateway's replica is one: a request converts no colours of its candidates.
-ARRAYS = "_palette_arrays"
 
 
 def palette_arrays(palettes: list[list[dict]]) -> tuple[np.ndarray, np.ndarray]:
@@ -378,44 +509,20 @@ def palette_arrays(palettes: list[list[dict]]) -> tuple[np.ndarray, np.ndarray]:
     return rgb_to_lab(rgb), coverage.reshape(len(palettes), PALETTE_WIDTH) / 100.0
 
 
-def _payload_arrays(payloads: list[dict]) -> tuple[np.ndarray, np.ndarray]:
-    """`palette_arrays` of the payloads' colours: those whose holder has them (ARRAYS) read from
-    it, the rest converted together."""
-    wheres = [payload.get(ARRAYS) for payload in payloads]
-    held: dict[int, tuple[Any, list[int], list[int]]] = {}  # id(holder) → (holder, positions, rows)
-    missing: list[int] = []
-    for i, where in enumerate(wheres):
-        if where is None:
-            missing.append(i)
-        else:
-            _, positions, rows = held.setdefault(id(where[0]), (where[0], [], []))
-            positions.append(i)
-            rows.append(where[1])
-    if not missing and len(held) == 1:  # one holder for all, as a replica's candidates: one gather
-        holder, _, rows = next(iter(held.values()))
-        return holder.lab[rows], holder.coverage[rows]
-    lab = np.empty((len(payloads), PALETTE_WIDTH, 3))
-    coverage = np.empty((len(payloads), PALETTE_WIDTH))
-    if missing:
-        lab[missing], coverage[missing] = palette_arrays([payloads[i].get("colors") or [] for i in missing])
-    for holder, positions, rows in held.values():
-        lab[positions], coverage[positions] = holder.lab[rows], holder.coverage[rows]
-    return lab, coverage
-
-
-def _colour_arrays(wanted: str, payloads: list[dict]):
-    """Fit per payload, ΔE to each colour of its palette (inf for padding), index of the nearest."""
-    lab, coverage = _payload_arrays(payloads)
-    distances = delta_e(lab, rgb_to_lab(hex_to_rgb(wanted)))
+def _colour_arrays(wanted: str, lab: np.ndarray, coverage: np.ndarray):
+    """Fit per palette, ΔE to each of its colours (inf for padding), index of the nearest."""
+    distances = delta_e_to(lab, rgb_to_lab(hex_to_rgb(wanted)))
     distances = np.where(coverage > 0, distances, np.inf)  # padding never matches
     fits = np.minimum(1.0, np.sum(coverage * np.exp(-((distances / COLOR_SCALE) ** 2)), axis=1))
     return fits, distances, np.argmin(distances, axis=1)
 
 
-def color_fits(wanted: str, palettes: list[list[dict]], payloads: list[dict] | None = None) -> list[tuple[float, dict]]:
+def color_fits(
+    wanted: str, palettes: list[list[dict]], arrays: tuple[np.ndarray, np.ndarray] | None = None
+) -> list[tuple[float, dict]]:
     """(fit, why) per palette: the wanted colour against each of its colours, weighted by
-    coverage. ``payloads``: where the palettes come from, when they may carry their arrays."""
-    fits, distances, best = _colour_arrays(wanted, payloads or [{"colors": p} for p in palettes])
+    coverage. ``arrays``: the palettes' `palette_arrays`, where they are held already."""
+    fits, distances, best = _colour_arrays(wanted, *(arrays or palette_arrays(palettes)))
     out: list[tuple[float, dict]] = []
     for i, palette in enumerate(palettes):
         if not palette:

@@ -3,6 +3,7 @@ liked and disliked (Qdrant's recommend with positive and negative examples)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,10 +35,11 @@ def _base_filter(prefs: ranking.Preferences) -> dict:
 
 def candidates(
     index, prefs: ranking.Preferences, labels: list[str], exclude: list[str], texts: dict | None = None
-) -> dict[str, dict]:
+) -> ranking.Candidates:
     """Nearest by colour; those matching the wanted orientation and tags first, so a strict
     match is never crowded out by near-misses; and for each of ``texts`` (word → CLIP text
-    vector), the images nearest it, which may show the word untagged."""
+    vector), the images nearest it, which may show the word untagged. An index that holds its
+    images as columns (the gateway's replica: ``search_union``) hands them over as they are."""
     vector = palette_vector([(prefs.color, 100.0)]) if prefs.color else _NEUTRAL
     base = _base_filter(prefs)
     narrowed = dict(base)
@@ -45,7 +47,6 @@ def candidates(
         narrowed["orientation"] = prefs.orientation
     if labels:
         narrowed["tags"] = labels
-    found: dict[str, dict] = {}
     searches = [
         {"using": "palette", "vector": vector, "must": must, "limit": CANDIDATES, "exclude": exclude or None}
         for must in ([narrowed, base] if narrowed != base else [base])
@@ -54,16 +55,25 @@ def candidates(
         {"using": "clip", "vector": vector, "must": base, "limit": CANDIDATES, "exclude": exclude or None}
         for vector in (texts or {}).values()
     ]
+    union = getattr(index, "search_union", None)
+    found = union(searches) if union is not None else None
+    if found is not None:
+        return found
+    payloads: dict[str, dict] = {}
     for hits in index.search_many(searches):
         for hit in hits:
-            found.setdefault(hit["id"], hit)
-    return found
+            payloads.setdefault(hit["id"], hit["payload"])
+    return ranking.Candidates.of(list(payloads.values()), list(payloads))
 
 
-def feedback_fit(index, prefs: ranking.Preferences, opinions: Opinions, found: dict[str, dict]) -> dict[str, float]:
-    """For each candidate, how much more it resembles what the user liked than what they
-    disliked, in [0, 1]; images like the liked ones join the candidates."""
+def feedback_fit(
+    index, prefs: ranking.Preferences, opinions: Opinions, ids: list[str]
+) -> tuple[dict[str, float], dict[str, dict]]:
+    """For each candidate (``ids``), how much more it resembles what the user liked than what
+    they disliked, in [0, 1]; and the images like the liked ones, to join the candidates (id →
+    payload)."""
     fits: dict[str, list[float]] = {}
+    joining: dict[str, dict] = {}
     for space in FEEDBACK_SPACES:
         examples = index.vectors(opinions.judged, space)
         positives = [examples[i] for i in opinions.likes if i in examples]
@@ -73,19 +83,21 @@ def feedback_fit(index, prefs: ranking.Preferences, opinions: Opinions, found: d
         # One round trip: the images like the examples, and how the candidates so far compare
         # with them (the new ones' scores come with them: a point's recommend score is its own).
         examples = {"using": space, "vector": None, "positives": positives, "negatives": negatives}
-        ids = list(found)
         searches = [{**examples, "must": _base_filter(prefs), "limit": CANDIDATES, "exclude": opinions.judged}]
         if ids:
             searches.append({**examples, "must": None, "limit": len(ids), "among": ids})
         alike, *judged = index.search_many(searches)
         scores = {hit["id"]: hit["score"] for hits in judged for hit in hits}
+        known = set(ids)
         for hit in alike:
-            found.setdefault(hit["id"], hit)
+            if hit["id"] not in known:
+                joining.setdefault(hit["id"], hit["payload"])
             scores.setdefault(hit["id"], hit["score"])
         for iid, score in scores.items():
             # Best-score recommend: the nearer example's cosine, negated when that example is disliked.
             fits.setdefault(iid, []).append((score + 1) / 2)
-    return {iid: float(np.mean(values)) for iid, values in fits.items()}
+        ids = ids + [iid for iid in joining if iid not in known]
+    return {iid: float(np.mean(values)) for iid, values in fits.items()}, joining
 
 
 def recommend(
@@ -96,25 +108,32 @@ def recommend(
     opinions = opinions or Opinions()
     texts = words.queries if words is not None and prefs.tags else {}
     found = candidates(index, prefs, wanted.labels(), opinions.judged, texts)
-    fits = feedback_fit(index, prefs, opinions, found) if opinions.judged else {}
-    ids = list(found)
-    payloads = [found[i]["payload"] for i in ids]
+    fits: dict[str, float] = {}
+    if opinions.judged:
+        fits, joining = feedback_fit(index, prefs, opinions, list(found.ids))
+        found = found.extended(list(joining), list(joining.values()))
+    ids, payloads = found.ids, found.payloads
     seen = words.found(index.vectors(ids, "clip")) if texts else {}
-    clip = [seen.get(i, {}) for i in ids]
-    stated = ranking.stated(prefs)
-    # Feedback counts as one more preference, next to those the user stated.
-    totals = [
-        (v * stated + fits[iid]) / (stated + 1) if iid in fits else v
-        for iid, v in zip(ids, ranking.values(prefs, payloads, wanted, clip))
-    ]
-    order = sorted(range(len(ids)), key=lambda i: (-totals[i], ids[i]))
+    clip = [seen.get(i, {}) for i in ids] if seen else None
+    totals = ranking.values(prefs, found, wanted, clip)
+    if fits:
+        stated = ranking.stated(prefs)
+        # Feedback counts as one more preference, next to those the user stated.
+        totals = [(v * stated + fits[iid]) / (stated + 1) if iid in fits else v for iid, v in zip(ids, totals)]
+    order = best_first(totals, ids)
     if prefs.group_duplicates:
-        marks = [(p["phash"], p.get("colors") or []) if p.get("phash") is not None else None for p in payloads]
-        top, folded = fold_near_duplicates(order, marks, prefs.limit)
+        top, folded = fold_near_duplicates(order, _Marks(payloads), prefs.limit)
     else:
         top, folded = order[: prefs.limit], {}
     results = []
-    for i, (_, why) in zip(top, ranking.scores(prefs, [payloads[i] for i in top], wanted, [clip[i] for i in top])):
+    shown = ranking.scores(
+        prefs,
+        [payloads[i] for i in top],
+        wanted,
+        [clip[i] for i in top] if clip else None,
+        (found.lab[top], found.coverage[top]),
+    )
+    for i, (_, why) in zip(top, shown):
         if folded.get(i):
             why["near_duplicates_folded"] = folded[i]
         if ids[i] in fits:
@@ -127,12 +146,39 @@ def recommend(
     return results
 
 
+def best_first(totals: list[float], ids: Sequence[str]) -> list[int]:
+    """Positions by total, best first, ties by id: one order however the candidates were found.
+    Only the ids of tied candidates are read."""
+    values = np.array(totals, float)
+    order = np.argsort(-values, kind="stable")
+    ranked = values[order]
+    tied = np.flatnonzero(ranked[1:] == ranked[:-1])
+    if not len(tied):
+        return order.tolist()
+    keys = [""] * len(values)  # the order among different totals needs no id
+    for i in order[np.union1d(tied, tied + 1)].tolist():
+        keys[i] = ids[i]
+    return np.lexsort((np.array(keys, dtype=str), -values)).tolist()
+
+
+class _Marks:
+    """Each candidate's (perceptual hash, dominant colours), None where it has no hash, read
+    only for the few the page is filled from."""
+
+    def __init__(self, payloads: list[dict]):
+        self.payloads = payloads
+
+    def __getitem__(self, i: int) -> tuple[int, list] | None:
+        p = self.payloads[i]
+        return (p["phash"], p.get("colors") or []) if p.get("phash") is not None else None
+
+
 def fold_near_duplicates(
-    order: list[int], marks: list[tuple[int, list] | None], limit: int, within: int = perceptual.NEAR
+    order: list[int], marks, limit: int, within: int = perceptual.NEAR
 ) -> tuple[list[int], dict[int, int]]:
     """The first ``limit`` of ``order`` that are no near-duplicate of one taken before (best first),
     and for each taken, how many of its near-duplicates were passed over to fill the page.
-    ``marks``: each candidate's (perceptual hash, dominant colours), None where it has no hash."""
+    ``marks[i]``: candidate i's (perceptual hash, dominant colours), None where it has no hash."""
     kept: list[int] = []
     marked: list[tuple[int, tuple[int, list]]] = []  # (kept index, its (hash, colours)) for those that have them
     folded: dict[int, int] = {}

@@ -34,12 +34,7 @@ def as_replica_points(data):
 def same_hits(ours, theirs):
     assert [h["id"] for h in ours] == [h["id"] for h in theirs]
     assert [h["score"] for h in ours] == pytest.approx([h["score"] for h in theirs], abs=1e-5)
-    assert [plain(h["payload"]) for h in ours] == [h["payload"] for h in theirs]
-
-
-def plain(payload: dict) -> dict:
-    """A replica's payload without the palette arrays it adds for the ranking."""
-    return {k: v for k, v in payload.items() if k != ranking.ARRAYS}
+    assert [h["payload"] for h in ours] == [h["payload"] for h in theirs]
 
 
 def test_replica_searches_like_the_engine(tmp_path):
@@ -57,39 +52,45 @@ def test_replica_searches_like_the_engine(tmp_path):
     engine.close()
 
 
-class WithoutArrays:
-    """The replica's answers as a remote index gives them: payloads without the palette arrays."""
+class AsHits:
+    """The replica as any other index answers: hits with their payloads, no columns."""
 
     def __init__(self, replica):
         self.replica = replica
 
     def search_many(self, requests):
-        return [
-            [{**h, "payload": plain(h["payload"])} for h in hits]
-            for hits in self.replica.search_many([{k: v for k, v in r.items() if k != "using"} for r in requests])
-        ]
+        return self.replica.search_many([{k: v for k, v in r.items() if k != "using"} for r in requests])
 
 
-def test_recommendations_are_the_same_from_the_arrays_the_replica_carries():
+def test_recommendations_from_the_replicas_columns_are_those_from_its_hits():
     rng = random.Random(5)
     data = points(600)
-    for p in data:
+    for i, p in enumerate(data):
         p["payload"]["colors"] = [
             {"hex": f"#{rng.randrange(1 << 24):06x}", "coverage": c}
             for c in (55.0, 25.0, 12.0, 8.0)[: rng.randint(0, 4)]
         ]
+        p["payload"]["height"] = rng.choice([None, rng.randint(100, 4000)])
+        if i % 3 == 0:  # near-duplicate groups to fold: pairs of one hash and one palette
+            p["payload"]["phash"] = i // 6
+            p["payload"]["colors"] = data[i - i % 6]["payload"]["colors"]
     replica = PaletteReplica(DIM)
     replica.apply(as_replica_points(data))
-    assert all(ranking.ARRAYS in p for p in replica.payloads)
-    for i in range(40):
-        body = {"color": f"#{rng.randrange(1 << 24):06x}", "limit": 20, "group_duplicates": False}
+    for i in range(60):
+        body = {"limit": rng.choice([1, 10, 20]), "group_duplicates": i % 4 != 0}
+        if i % 5:  # without a colour, scores tie: the order is by id
+            body["color"] = f"#{rng.randrange(1 << 24):06x}"
         if i % 2:
-            body.update(orientation=rng.choice(["landscape", "portrait"]), tags=["dog"])
+            body.update(orientation=rng.choice(["landscape", "portrait"]), tags=rng.sample(["dog", "cat", "bus"], 2))
+        if i % 3 == 1:
+            body["make"] = rng.choice(["canon", "sony"])
+        if i % 7 == 2:
+            body.update(width=rng.randint(100, 5000), height=rng.choice([None, rng.randint(100, 5000)]))
         prefs = ranking.parse_preferences(body)
         resolved = ranking.resolve_tags(prefs.tags)
-        carried = recommender.recommend(replica, prefs, resolved)
-        converted = recommender.recommend(WithoutArrays(replica), prefs, resolved)
-        assert carried == converted and len(carried) == 20
+        columns = recommender.recommend(replica, prefs, resolved)
+        hits = recommender.recommend(AsHits(replica), prefs, resolved)
+        assert columns == hits and len(columns) == prefs.limit, body
 
 
 def test_a_replaced_point_leaves_its_old_tags_and_values():
@@ -147,6 +148,15 @@ def test_gateway_replica_follows_the_index_service(service_dir):
             replicated.search("palette", None, {}, 5, positives=[liked]),
             reader.search("palette", None, {}, 5, positives=[liked]),
         )
+        # A recommendation with likes and dislikes: candidates from the replica's columns, the
+        # feedback from the service, the same as from the service alone.
+        opinions = recommender.Opinions([data[0]["id"], data[7]["id"]], [data[3]["id"]])
+        for body in ({"color": "#dd2222", "limit": 30}, {"orientation": "portrait", "tags": ["dog"]}):
+            prefs = ranking.parse_preferences(body)
+            resolved = ranking.resolve_tags(prefs.tags)
+            ours = recommender.recommend(replicated, prefs, resolved, opinions)
+            theirs = recommender.recommend(reader, prefs, resolved, opinions)
+            assert ours == theirs and any("feedback" in r["why"] for r in ours)
     finally:
         proc.stop()
     # A restarted service numbers its changes anew: the replica notices and copies again.

@@ -13,6 +13,7 @@ from core.colors import (
     css3_hex,
     css3_name,
     delta_e,
+    delta_e_to,
     hex_to_rgb,
     palette_vector,
     rgb_to_hex,
@@ -204,6 +205,28 @@ def test_delta_e_broadcasts_over_pairs():
     many = delta_e(lab2, lab1[0])
     assert many.shape == (len(SHARMA_2005),)
     assert many[0] == pytest.approx(expected[0], abs=1e-3)
+
+
+@pytest.mark.parametrize("lab1, lab2, expected", SHARMA_2005)
+def test_compiled_delta_e_matches_sharma_2005(lab1, lab2, expected):
+    assert float(delta_e_to(np.array([lab1]), lab2)[0]) == pytest.approx(expected, abs=1e-3)
+
+
+def test_compiled_delta_e_is_numpys():
+    rng = np.random.default_rng(4)
+    # Every sRGB corner and grey (zero chroma, the formula's special cases) and random colours,
+    # against colours with the hue on either side of the wrap, and greys.
+    labs = np.concatenate(
+        [
+            rgb_to_lab(rng.integers(0, 256, (2999, 3))),  # 2999 + 27 + 18: 761 palettes of 4
+            rgb_to_lab(np.array(list(itertools.product((0, 128, 255), repeat=3)))),
+            rgb_to_lab(np.repeat(np.arange(0, 256, 15)[:, None], 3, axis=1)),
+        ]
+    ).reshape(-1, 4, 3)
+    for target in [*rgb_to_lab(rng.integers(0, 256, (20, 3))), rgb_to_lab((128, 128, 128)), (50.0, 0.0, -1e-9)]:
+        got, want = delta_e_to(labs, target), delta_e(labs, target)
+        assert got.shape == want.shape == labs.shape[:-1]
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
 def test_delta_e_of_identical_colours_is_zero():
