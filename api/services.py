@@ -19,7 +19,7 @@ from connectors.objectstore import ObjectStore, open_store
 from connectors.postgres import Database, open_database
 from connectors.unsplash.job import DatasetRun
 from connectors.vectors import VectorIndex
-from core import labels
+from core import colors, labels
 from core.settings import Settings
 from inference.loading import ModelUnavailable
 from query.analytics.graphs import cached_embedder
@@ -79,6 +79,8 @@ class Services:
 
             return load_embedder(s.clip_model, s.clip_revision or None, s.model_load_timeout, plan())
 
+        # First: seconds before any model, and every recommendation needs it.
+        self._load("the colour kernel", "the first recommendation compiles it", colors.warm)
         self._resolver = self._load("tag semantics", "tags match only exactly", resolver)
         self._resolver.add_done_callback(lambda _: asyncio.ensure_future(self.refresh_vocabulary()))
         self._embedder = self._load("text search by CLIP", "search uses tags and descriptions only", embedder)

@@ -81,6 +81,11 @@ def delta_e_to(labs, lab) -> np.ndarray:
     return _delta_e_kernel()(flat, L2, a2, b2).reshape(labs.shape[:-1])
 
 
+def warm() -> None:
+    """Compile `delta_e_to` now (or load it from numba's cache), not in the first request that needs it."""
+    delta_e_to(np.zeros((1, 3)), (50.0, 0.0, 0.0))
+
+
 @lru_cache(maxsize=1)
 def _delta_e_kernel():
     # Compiled on first use (about a second; then from numba's cache), not at import: most
