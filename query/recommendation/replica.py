@@ -352,6 +352,11 @@ class ReplicatedIndex:
         finally:
             self._loading = False
 
+    def answers_now(self) -> bool:
+        """Whether the replica is loaded and caught up: a search it serves now reads no network."""
+        head = _read_head(self.head_file) if self.replica is not None else None
+        return head is not None and head == (self.epoch, self.seq)
+
     def _current(self) -> PaletteReplica | None:
         """The replica, caught up with the service's head; None when it cannot be used now."""
         if self.replica is None:

@@ -136,11 +136,15 @@ def test_gateway_replica_follows_the_index_service(service_dir):
             request = {"using": "palette", "vector": query, "must": must, "limit": 20}
             same_hits(replicated.search_many([request])[0], reader.search_many([request])[0])
 
+        assert replicated.answers_now()  # caught up: a search reads no network
+
         # Read-your-writes: once the service acknowledged an upsert, the next search has it.
         writer.upsert(data[200:])
+        assert not replicated.answers_now()  # behind: the next search fetches the changes first
         query = data[250]["vectors"]["palette"]
         assert replicated.search("palette", query, {}, 1)[0]["id"] == data[250]["id"]
         assert len(replicated.replica) == 300
+        assert replicated.answers_now()
 
         # Anything beyond colours and keyword filters is the service's own answer.
         liked = reader.vectors([data[0]["id"]], "palette")[data[0]["id"]]
@@ -164,6 +168,7 @@ def test_gateway_replica_follows_the_index_service(service_dir):
     try:
         first = replicated.replica
         writer.upsert(points(301)[300:])
+        assert not replicated.answers_now()  # another epoch: a fresh copy is needed
         assert replicated.search("palette", [1.0] * DIM, {}, 3)  # answered by the service meanwhile
         poll(
             lambda: (
