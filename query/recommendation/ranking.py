@@ -341,9 +341,6 @@ class Candidates:
         """Per image, whether it has any of ``labels`` among its tags."""
         return np.isin(self.tag_set, self.tag_sets.holding(labels))
 
-    def tags(self, i: int) -> set[str]:
-        return set(self.tag_sets.sets[self.tag_set[i]])
-
     def extended(self, ids: list[str], payloads: list[dict]) -> Candidates:
         """These and more images (given as payloads)."""
         return Candidates.of([*self.payloads, *payloads], [*self.ids, *ids]) if payloads else self

@@ -165,7 +165,7 @@ class _Marks:
     """Each candidate's (perceptual hash, dominant colours), None where it has no hash, read
     only for the few the page is filled from."""
 
-    def __init__(self, payloads: list[dict]):
+    def __init__(self, payloads: Sequence[dict]):
         self.payloads = payloads
 
     def __getitem__(self, i: int) -> tuple[int, list] | None:
@@ -174,7 +174,7 @@ class _Marks:
 
 
 def fold_near_duplicates(
-    order: list[int], marks, limit: int, within: int = perceptual.NEAR
+    order: list[int], marks: Sequence[tuple[int, list] | None] | _Marks, limit: int, within: int = perceptual.NEAR
 ) -> tuple[list[int], dict[int, int]]:
     """The first ``limit`` of ``order`` that are no near-duplicate of one taken before (best first),
     and for each taken, how many of its near-duplicates were passed over to fill the page.

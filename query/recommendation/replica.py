@@ -37,7 +37,7 @@ class PaletteReplica:
     """Points of one named vector space with their payload, searchable with the index's filter
     semantics: {field: value} must match, a list value matches any of its items."""
 
-    def __init__(self, dim: int, capacity: int = 1024, reduced: int | None = None):
+    def __init__(self, dim: int, capacity: int = 1024):
         self.dim = dim
         self.ids: list[str] = []
         self.rows: dict[str, int] = {}
@@ -47,7 +47,7 @@ class PaletteReplica:
         # and, last, the length left out of them: a search passes over these, a fourteenth of the
         # matrix, and computes exact scores only for the rows their bound cannot rule out. Held
         # a direction a row (one image a column): the pass reads them in 1/5 of the time.
-        self.basis = _basis(dim, reduced or REDUCED)
+        self.basis = _basis(dim, REDUCED)
         self.low = np.zeros((self.basis.shape[1] + 1, capacity), np.float32)
         self.present = np.zeros(capacity, bool)
         # What the ranking reads of each image (`ranking.Candidates`), made once when it arrives:
