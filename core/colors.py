@@ -155,7 +155,9 @@ def palette_vector(colors: list[tuple[str, float]]) -> list[float]:
     anchors = _anchors()
     vec = np.zeros(len(anchors))
     for hex_value, coverage in colors:
-        d = delta_e_to(anchors, rgb_to_lab(hex_to_rgb(hex_value)))
+        # numpy's, not the compiled one: the pipeline's workers call this while models import in
+        # other threads, and numba importing beside them lost images their CLIP embedding.
+        d = delta_e(anchors, rgb_to_lab(hex_to_rgb(hex_value)))
         vec += coverage * np.exp(-((d / SIGMA) ** 2))
     norm = np.linalg.norm(vec)
     return (vec / norm if norm > 0 else vec).round(6).tolist()
