@@ -174,20 +174,16 @@ class Timed:
             self.calls += 1
 
     def search_many(self, requests: list[dict]) -> list[list[dict]]:
-        started = time.perf_counter()
-        try:
-            return self.index.search_many(requests)
-        finally:
-            self.seconds += time.perf_counter() - started
-            self.calls += len(requests)
+        return self._timed(self.index.search_many, requests)
 
     def search_union(self, requests: list[dict]):
         union = getattr(self.index, "search_union", None)
-        if union is None:
-            return None
+        return None if union is None else self._timed(union, requests)
+
+    def _timed(self, search, requests: list[dict]):
         started = time.perf_counter()
         try:
-            return union(requests)
+            return search(requests)
         finally:
             self.seconds += time.perf_counter() - started
             self.calls += len(requests)

@@ -73,8 +73,8 @@ def delta_e(lab1, lab2) -> np.ndarray:
 def delta_e_to(labs, lab) -> np.ndarray:
     """`delta_e` from each of ``labs`` (shape (..., 3)) to the one colour ``lab``, compiled: the
     same steps as `delta_e` (to the last bit where libm's and numpy's functions agree, else
-    within 1e-12), ten times faster on a recommendation's 1,400 colours, where numpy's 40 passes
-    over small arrays cost more than the maths."""
+    within 1e-12), three times faster on a recommendation's 1,400 colours (383 → 126 µs), where
+    numpy's 40 passes over small arrays cost more than the maths."""
     labs = np.asarray(labs, dtype=np.float64)
     L2, a2, b2 = (float(v) for v in np.asarray(lab, dtype=np.float64).reshape(3))
     flat = np.ascontiguousarray(labs.reshape(-1, 3))

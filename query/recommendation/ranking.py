@@ -280,8 +280,6 @@ class Picked(Sequence):
         return len(self.rows)
 
     def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self.items[r] for r in self.rows[i]]
         return self.items[self.rows[i]]
 
 
