@@ -54,6 +54,31 @@ async def until_stored(what: str, save: Callable[[], object]) -> None:
             await asyncio.sleep(backoff(attempt))
 
 
+async def deliver(channel, messages: list[tuple[str, object]]) -> None:
+    """Each (key, value) sent on ``channel`` and acknowledged by the broker, the failed ones sent
+    again until they are: Faust's ``send`` only hands a message to the producer, and one the
+    broker then refuses (a restarted broker recreating its topics) would be lost with the event
+    already acknowledged."""
+    attempt = 0
+    while messages:
+        sent = [await channel.send(key=key, value=value) for key, value in messages]
+        outcomes = await asyncio.gather(*sent, return_exceptions=True)
+        failed = [(m, o) for m, o in zip(messages, outcomes) if isinstance(o, Exception)]
+        if not failed:
+            return
+        attempt += 1
+        log.error(
+            "%d message(s) to %s not delivered (attempt %d, again in %.1fs): %s",
+            len(failed),
+            channel,
+            attempt,
+            backoff(attempt),
+            failed[0][1],
+        )
+        messages = [m for m, _ in failed]
+        await asyncio.sleep(backoff(attempt))
+
+
 class Stages:
     """Each stage's work on one event (or a batch), bound to the worker's resources and to the
     channel dead letters go to."""
@@ -79,16 +104,10 @@ class Stages:
                     break
                 log.warning("stage %s failed on %s (attempt %d): %s", stage, event.id, attempt, reason)
                 await asyncio.sleep(backoff(attempt))
-        await self.dead_letters.send(
-            key=event.id,
-            value=DeadLetter(
-                image_id=event.id,
-                stage=stage,
-                reason=reason,
-                event=event.asdict(),
-                failed_at=datetime.now(UTC).isoformat(),
-            ),
+        letter = DeadLetter(
+            image_id=event.id, stage=stage, reason=reason, event=event.asdict(), failed_at=datetime.now(UTC).isoformat()
         )
+        await deliver(self.dead_letters, [(event.id, letter)])
         return None
 
     async def passed(self, event, stage: str) -> None:
@@ -258,7 +277,7 @@ def _each(stages: Stages, name: str, compute, out):
             result = await stages.attempt(name, event, partial(compute, event))
             # None: dead-lettered.
             if result is not None and out is not None:
-                await out.send(key=event.id, value=result)
+                await deliver(out, [(event.id, result)])
                 await stages.passed(event, name)
 
     return agent
@@ -268,9 +287,10 @@ def _batches(stages: Stages, name: str, compute, out, size: int, within: float):
     async def agent(stream):
         # Faust acks a batch's events only after the loop body is done with them.
         async for batch in stream.take(size, within=within):
-            for event, result in zip(batch, await compute(batch)):
-                if result is not None and out is not None:  # None: dead-lettered; the sink sends nothing on
-                    await out.send(key=event.id, value=result)
+            done = [(event, result) for event, result in zip(batch, await compute(batch)) if result is not None]
+            if out is not None:  # None: dead-lettered; the sink sends nothing on
+                await deliver(out, [(event.id, result) for event, result in done])
+                for event, _ in done:
                     await stages.passed(event, name)
 
     return agent
