@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
 
 from core.settings import Settings
@@ -41,6 +41,17 @@ def ensure_topics(bootstrap: str, partitions: int, timeout: float = 30) -> dict[
             except KafkaException as exc:
                 log.warning("cannot grow topic %s to %d partitions: %s", name, partitions, exc)
     return short
+
+
+def forget_group(bootstrap: str, group: str, timeout: float = 30) -> None:
+    """Drop ``group``'s committed offsets (a group the broker does not know is already so)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for future in admin.delete_consumer_groups([group], request_timeout=timeout).values():
+        try:
+            future.result(timeout)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.GROUP_ID_NOT_FOUND:
+                raise
 
 
 def ping(bootstrap: str, timeout: float = 3) -> None:

@@ -264,14 +264,21 @@ class Supervisor:
         if proc.name.startswith("kafka broker"):
             # The embedded broker keeps its log in memory: it is back empty. The workers would seek
             # to offsets of the old log (far past the new one's end), so they start afresh too,
-            # and the unfinished images are announced again.
-            prepare_topics(self.stack.settings)
-            for worker in [p for p in self.stack.apps if p.name.startswith("enrichment worker")]:
-                worker.stop()
+            # and the unfinished images are announced again. Stopping, they commit their old
+            # offsets to the new broker: those are forgotten before any starts again.
+            settings = self.stack.settings
+            prepare_topics(settings)
+            workers = [p for p in self.stack.apps if p.name.startswith("enrichment worker")]
+            for worker in workers:
+                worker.terminate()
+            for worker in workers:
+                worker.wait_stopped()
+            kafka.forget_group(settings.broker, settings.consumer_group)
+            for worker in workers:
                 worker.restart()
                 self.restarts[worker.name] += 1
                 self.reasons[worker.name] = "the broker restarted empty"
-            log.warning("re-driving %d unfinished image(s) after the broker's restart", redrive(self.stack.settings))
+            log.warning("re-driving %d unfinished image(s) after the broker's restart", redrive(settings))
         self.report()
 
     def report(self) -> None:

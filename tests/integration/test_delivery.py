@@ -10,14 +10,18 @@ import signal
 import subprocess
 import sys
 import tempfile
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+from confluent_kafka import OFFSET_INVALID, Consumer, TopicPartition
 
+from connectors import kafka
 from connectors.objectstore import open_store
 from connectors.postgres import open_database
 from connectors.vectors import open_index
+from schemas.pipeline import TOPICS
 from schemas.records import DeadLetter, ImageEnriched
 from tests.support import arrival, poll, stack_settings
 from tests.support.photos import Photo, jpeg
@@ -166,3 +170,19 @@ def test_without_detector_weights_images_still_complete_and_data_outlives_restar
     finally:
         stack.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_offsets_a_stopped_worker_committed_to_a_restarted_broker_are_forgotten(stack):
+    """Workers stopping after the in-memory broker restarted commit their old log's offsets
+    to the new one, past its end, where their successors would wait for ever."""
+    group, topic = f"forget-{uuid.uuid4().hex[:8]}", TOPICS[0].name
+    parts = [TopicPartition(topic, 0), TopicPartition(topic, 1)]
+    consumer = Consumer({"bootstrap.servers": stack.broker, "group.id": group, "enable.auto.commit": False})
+    try:
+        consumer.commit(offsets=[TopicPartition(topic, 0, 163), TopicPartition(topic, 1, 171)], asynchronous=False)
+        assert [p.offset for p in consumer.committed(parts, timeout=10)] == [163, 171]
+        kafka.forget_group(stack.broker, group)
+        assert [p.offset for p in consumer.committed(parts, timeout=10)] == [OFFSET_INVALID] * 2
+    finally:
+        consumer.close()
+    kafka.forget_group(stack.broker, group)  # a group the broker does not know: nothing to do
