@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-from aiokafka.errors import UnknownError
-
 from streams import stages
 
 
@@ -22,7 +20,7 @@ class Refusing:
         def settle():
             if self.refusals.get(key, 0) > 0:
                 self.refusals[key] -= 1
-                delivery.set_exception(UnknownError())
+                delivery.set_exception(ConnectionError("refused"))  # aiokafka's UnknownError, in the faults suite
             else:
                 self.acknowledged.append((key, value))
                 delivery.set_result(None)
