@@ -150,14 +150,16 @@ def palette_basis(rank: int) -> np.ndarray:
     return np.linalg.svd(bumps, full_matrices=False)[2][:rank].T.copy()
 
 
-def palette_vector(colors: list[tuple[str, float]]) -> list[float]:
-    """[(hex, coverage)] to a unit-length PALETTE_DIM vector."""
+def palette_vector(colors: list[tuple[str, float]], compiled: bool = False) -> list[float]:
+    """[(hex, coverage)] to a unit-length PALETTE_DIM vector. ``compiled``: with `delta_e_to`,
+    for a process that compiled it at start (the gateway). The pipeline's workers use numpy's:
+    they call this while models import in other threads, and numba importing beside them lost
+    images their CLIP embedding."""
     anchors = _anchors()
     vec = np.zeros(len(anchors))
     for hex_value, coverage in colors:
-        # numpy's, not the compiled one: the pipeline's workers call this while models import in
-        # other threads, and numba importing beside them lost images their CLIP embedding.
-        d = delta_e(anchors, rgb_to_lab(hex_to_rgb(hex_value)))
+        lab = rgb_to_lab(hex_to_rgb(hex_value))
+        d = delta_e_to(anchors, lab) if compiled else delta_e(anchors, lab)
         vec += coverage * np.exp(-((d / SIGMA) ** 2))
     norm = np.linalg.norm(vec)
     return (vec / norm if norm > 0 else vec).round(6).tolist()

@@ -40,7 +40,7 @@ def candidates(
     match is never crowded out by near-misses; and for each of ``texts`` (word → CLIP text
     vector), the images nearest it, which may show the word untagged. An index that holds its
     images as columns (the gateway's replica: ``search_union``) hands them over as they are."""
-    vector = palette_vector([(prefs.color, 100.0)]) if prefs.color else _NEUTRAL
+    vector = palette_vector([(prefs.color, 100.0)], compiled=True) if prefs.color else _NEUTRAL
     base = _base_filter(prefs)
     narrowed = dict(base)
     if prefs.orientation:
@@ -126,13 +126,11 @@ def recommend(
     else:
         top, folded = order[: prefs.limit], {}
     results = []
-    shown = ranking.scores(
-        prefs,
-        [payloads[i] for i in top],
-        wanted,
-        [clip[i] for i in top] if clip else None,
-        (found.lab[top], found.coverage[top]),
-    )
+    colours = None
+    if prefs.color:  # the valuing's colour maths, for the few shown
+        fit, distances, nearest = found.colour_fit(prefs.color)
+        colours = fit[top], distances[top], nearest[top]
+    shown = ranking.scores(prefs, [payloads[i] for i in top], wanted, [clip[i] for i in top] if clip else None, colours)
     for i, (_, why) in zip(top, shown):
         if folded.get(i):
             why["near_duplicates_folded"] = folded[i]
