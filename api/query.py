@@ -153,11 +153,15 @@ async def recommend(request: web.Request) -> web.Response:
     embedder = await services.text_embedder() if asked.prefs.tags else None
     clip = (services.settings.clip_tag_threshold, services.clip_vocabulary)
     work = partial(service.recommend, services.index, asked, resolver, embedder, *clip)
-    # What the gateway's replica answers alone (no user, no words for a model, the replica caught
-    # up) is 1-3 ms of CPU: done here, without the hop to a thread and back that costs an eighth
-    # of that (measured, docs/benchmarks.md). Anything that may wait on I/O or a model goes to a thread.
+    # What the gateway's replica answers alone (no user, no words for a model to resolve, the
+    # replica caught up) is 1-3 ms of CPU: done here, without the hop to a thread and back that
+    # costs an eighth of that (measured, docs/benchmarks.md). Anything that may wait on I/O or a
+    # model goes to a thread.
+    words_known = not asked.prefs.tags or (
+        embedder is None and (resolver is None or resolver.remembers(asked.prefs.tags))
+    )
     answers_now = getattr(services.index, "answers_now", None)
-    if not named and not asked.prefs.tags and answers_now is not None and answers_now():
+    if not named and words_known and answers_now is not None and answers_now():
         return json_response(work())
     return json_response(await asyncio.to_thread(work))
 

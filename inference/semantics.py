@@ -165,6 +165,11 @@ class TagResolver:
             self._vocab = _Vocab(labels, frozenset(labels), lemma_index, matrix)
             return new
 
+    def remembers(self, words: list[str]) -> bool:
+        """Whether `resolve` answers all of ``words`` from memory (no model runs)."""
+        resolved, threshold = self._vocab.resolved, self.threshold
+        return all((w, threshold) in resolved for w in words)
+
     def resolve(self, words: list[str]) -> dict[str, Resolution]:
         vocab, threshold = self._vocab, self.threshold
         remembered = {w: vocab.resolved[w, threshold] for w in words if (w, threshold) in vocab.resolved}

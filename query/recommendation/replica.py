@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -435,12 +436,18 @@ def _exempt_from_gc() -> None:
 
 
 def _read_head(path: Path | None) -> tuple[str, int] | None:
+    # Read before every search (twice a recommendation): os calls, not pathlib's text file,
+    # which cost 3x as much (16 against 5 µs, and a tenth of a loaded gateway's samples).
     if path is None:
         return None
     try:
-        epoch, seq = path.read_text().split()
-        return epoch, int(seq)
-    except (OSError, ValueError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            epoch, seq = os.read(fd, 256).split()
+        finally:
+            os.close(fd)
+        return epoch.decode(), int(seq)
+    except (OSError, ValueError, UnicodeDecodeError):
         return None
 
 

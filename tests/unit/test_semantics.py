@@ -208,12 +208,15 @@ def test_a_repeated_word_is_resolved_from_memory_until_the_vocabulary_changes(re
     before = resolver._vocab
     resolver._vocab = dataclasses.replace(before, resolved={})  # forget what other tests asked
     try:
+        assert not resolver.remembers(["pooch"])
         first = resolver.resolve(["pooch"])["pooch"]
         assert first.label == "dog" and calls
+        assert resolver.remembers(["pooch"]) and not resolver.remembers(["pooch", "mutt"])
         calls.clear()
         assert resolver.resolve(["pooch", "pooch"]) == {"pooch": first}
         assert calls == []
         resolver.add_vocabulary(["hound"])  # a new vocabulary may resolve the word differently
+        assert not resolver.remembers(["pooch"])  # the gateway must not count on memory then
         assert resolver.resolve(["pooch"])["pooch"].label in ("dog", "hound")
         assert calls  # asked the model again
     finally:
