@@ -279,9 +279,10 @@ SAMPLE = 2048  # rows whose exact scores place a search's threshold
 SLACK = 1e-4  # float32 rounding of the bound and the scores
 FEW = 0.05  # a filter letting fewer rows through is checked on every row
 # Directions of the reduced rows (`core.colors.palette_basis`). Fewer make the pass cheaper and
-# the bound looser: at 1,000,000 images 8 cost 6.5 ms a search (pass + exact scores of ~5,400
-# rows), 16 cost 9.3, 24 cost 14 (one core, 40 `make_queries` colours, synthetic palettes).
-REDUCED = 8
+# the bound looser, so more rows are scored exactly. Since the rows are held transposed (a cheap
+# pass), 16 beat 8 by 11-15 % of a recommendation's CPU at 100k and 3 % at 1M; 12 by 7 % at 100k;
+# 24 lost 10-15 % to 16 (interleaved A/B, one core, `make_queries`, synthetic palettes).
+REDUCED = 16
 
 
 @dataclass
