@@ -23,11 +23,17 @@ from core import colors, labels
 from core.settings import Settings
 from inference.loading import ModelUnavailable
 from query.analytics.graphs import cached_embedder
+from query.recommendation import replica
 from query.recommendation.replica import open_query_index
 
 log = logging.getLogger("viewfinder.api")
 KEYWORD_VOCABULARY = 5000
 _LOADING = threading.Lock()
+
+
+def _warm_kernels() -> None:
+    colors.warm()
+    replica.warm()
 
 
 @dataclass
@@ -80,7 +86,7 @@ class Services:
             return load_embedder(s.clip_model, s.clip_revision or None, s.model_load_timeout, plan())
 
         # First: seconds before any model, and every recommendation needs it.
-        self._load("the colour kernel", "the first recommendation compiles it", colors.warm)
+        self._load("the compiled kernels", "the first recommendation compiles them", _warm_kernels)
         self._resolver = self._load("tag semantics", "tags match only exactly", resolver)
         self._resolver.add_done_callback(lambda _: asyncio.ensure_future(self.refresh_vocabulary()))
         self._embedder = self._load("text search by CLIP", "search uses tags and descriptions only", embedder)

@@ -15,6 +15,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +50,7 @@ class PaletteReplica:
         # matrix, and computes exact scores only for the rows their bound cannot rule out. Held
         # a direction a row (one image a column): the pass reads them in 1/5 of the time.
         self.basis = _basis(dim, REDUCED)
-        self.low = np.zeros((self.basis.shape[1] + 1, capacity), np.float32)
+        self.low = np.zeros((self.basis.shape[1] + 1, capacity), np.int16)  # × 1/QUANTUM
         self.present = np.zeros(capacity, bool)
         # What the ranking reads of each image (`ranking.Candidates`), made once when it arrives:
         # a request reads its candidates' columns, no payload (but the few it explains).
@@ -71,7 +72,7 @@ class PaletteReplica:
             return
         size = max(needed, 2 * len(self.present))
         self.matrix = np.resize(self.matrix, (size, self.dim))
-        low = np.zeros((len(self.low), size), np.float32)
+        low = np.zeros((len(self.low), size), np.int16)
         low[:, : self.low.shape[1]] = self.low
         self.low = low
         self.present = np.resize(self.present, size)
@@ -114,8 +115,10 @@ class PaletteReplica:
             self.matrix[row] = v / norm if norm > 0 else v
             touched.append(row)
         reduced = self.matrix[touched] @ self.basis
-        self.low[:-1, touched] = reduced.T
-        self.low[-1, touched] = np.linalg.norm(self.matrix[touched] - reduced @ self.basis.T, axis=1)
+        left = np.linalg.norm(self.matrix[touched] - reduced @ self.basis.T, axis=1)
+        # Coordinates of unit rows lie in [-1, 1]: a fixed quantum, off by half of it at most.
+        self.low[:-1, touched] = np.round(np.clip(reduced.T, -1, 1) * QUANTUM)
+        self.low[-1, touched] = np.round(np.clip(left, 0, 1) * QUANTUM)
 
     @staticmethod
     def serves(must: dict | None) -> bool:
@@ -223,13 +226,16 @@ class PaletteReplica:
         q /= norm
         reduced = q @ self.basis
         left = np.linalg.norm(q - self.basis @ reduced)
-        # The score in the basis plus, by Cauchy–Schwarz, the most the rest can add.
-        bound = np.append(reduced, left).astype(np.float32) @ self.low[:, :n]
+        # The score in the basis plus, by Cauchy–Schwarz, the most the rest can add, plus the
+        # most the rows' rounding to int16 can hide (half a quantum a coordinate).
+        weights = np.append(reduced, left).astype(np.float32)
+        error = float(np.abs(weights).sum()) / (2 * QUANTUM)
+        bound = _bound_kernel()(weights / QUANTUM, self.low, n, error)
         # An even sample's exact scores, once for every filter the query is searched under.
         step = n // SAMPLE
         if step <= 1:  # small: no threshold needed
-            return _Query(q, bound, float(left), np.arange(0), q[:0])
-        return _Query(q, bound, float(left), np.arange(0, n, step), self.matrix[:n:step] @ q)
+            return _Query(q, bound, float(left), error, np.arange(0), q[:0])
+        return _Query(q, bound, float(left), error, np.arange(0, n, step), self.matrix[:n:step] @ q)
 
     def _top(
         self, query: _Query, must: dict | None, limit: int, exclude: list[str] | None
@@ -269,7 +275,8 @@ class PaletteReplica:
             # The `limit` best lower bounds (the bound less twice the most the rest can add) are
             # met by `limit` rows: no row whose bound is below the least of them can be better.
             bound = query.bound[rows]
-            lower = bound - 2 * query.left * self.low[-1, rows]
+            rest = (self.low[-1, rows] + 0.5) / QUANTUM  # at least each row's length outside the basis
+            lower = bound - 2 * query.error - 2 * query.left * rest
             floor = np.partition(lower, len(lower) - limit)[len(lower) - limit]
             rows = rows[bound >= floor - 2 * SLACK]
         return rows, self.matrix[rows] @ query.vector
@@ -283,6 +290,20 @@ FEW = 0.05  # a filter letting fewer rows through is checked on every row
 # pass), 16 beat 8 by 11-15 % of a recommendation's CPU at 100k and 3 % at 1M; 12 by 7 % at 100k;
 # 24 lost 10-15 % to 16 (interleaved A/B, one core, `make_queries`, synthetic palettes).
 REDUCED = 16
+QUANTUM = 32767  # the reduced rows are held as int16 multiples of 1/QUANTUM
+
+
+@lru_cache(maxsize=1)
+def _bound_kernel():
+    # Compiled on first use (or loaded from numba's cache), not at import.
+    from .bound_kernel import bound
+
+    return bound
+
+
+def warm() -> None:
+    """Compile the bound pass now, not in the first search."""
+    _bound_kernel()(np.zeros(1, np.float32), np.zeros((1, 1), np.int16), 1, 0.0)
 
 
 @dataclass
@@ -290,6 +311,7 @@ class _Query:
     vector: np.ndarray  # unit length
     bound: np.ndarray  # per row, at least its score
     left: float  # the query's length outside the basis
+    error: float  # the most the int16 rows' rounding moves a bound
     sample: np.ndarray  # every (n // SAMPLE)-th row
     known: np.ndarray  # their exact scores
 

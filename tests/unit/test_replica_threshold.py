@@ -80,3 +80,14 @@ def test_a_search_scores_few_rows_exactly(replica):
     query = replica._query(palette_vector([("#3366aa", 100.0)]))
     rows, _ = replica._best_rows(query, None, None, 200)
     assert 200 <= len(rows) < N / 20
+
+
+def test_the_bound_on_int16_rows_is_never_below_a_score(replica):
+    """The reduced rows are rounded to int16; the bound adds the most the rounding can hide."""
+    replica, vectors = replica
+    rng = np.random.default_rng(11)
+    for _ in range(20):
+        query = replica._query(palette_vector([(rgb_to_hex(rng.integers(0, 256, 3)), 100.0)]))
+        scores = vectors.astype(np.float32) @ query.vector
+        assert (query.bound >= scores - 1e-5).all()
+        assert np.median(query.bound - scores) < 0.1  # and still a bound that rules rows out
