@@ -302,6 +302,7 @@ class Candidates:
     tag_sets: TagSets
     width: np.ndarray
     height: np.ndarray
+    _colour_fits: dict = field(default_factory=dict, repr=False, compare=False)  # wanted → colour_fit
 
     @classmethod
     def of(cls, payloads: list[dict], ids: list[str] | None = None) -> Candidates:
@@ -332,10 +333,9 @@ class Candidates:
 
     def colour_fit(self, wanted: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """`_colour_arrays` of these palettes, once: valuing and explaining both read them."""
-        memo = self.__dict__.setdefault("_colour_fits", {})
-        if wanted not in memo:
-            memo[wanted] = _colour_arrays(wanted, self.lab, self.coverage)
-        return memo[wanted]
+        if wanted not in self._colour_fits:
+            self._colour_fits[wanted] = _colour_arrays(wanted, self.lab, self.coverage)
+        return self._colour_fits[wanted]
 
     def has(self, field: str, value) -> np.ndarray:
         """Per image, whether its ``field`` is ``value``."""

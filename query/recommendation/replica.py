@@ -46,9 +46,10 @@ class PaletteReplica:
         self.payloads: list[dict] = []
         self.matrix = np.zeros((capacity, dim), np.float32)  # unit rows
         # Each row's coordinates in a few directions (`core.colors.palette_basis` for palettes)
-        # and, last, the length left out of them: a search passes over these, a fourteenth of the
-        # matrix, and computes exact scores only for the rows their bound cannot rule out. Held
-        # a direction a row (one image a column): the pass reads them in 1/5 of the time.
+        # and, last, the length left out of them, as int16 (`QUANTUM`): a search passes over
+        # these, a fifteenth of the matrix, and computes exact scores only for the rows their
+        # bound cannot rule out. Held a direction a row (one image a column): the pass reads them
+        # in 1/5 of the time.
         self.basis = _basis(dim, REDUCED)
         self.low = np.zeros((self.basis.shape[1] + 1, capacity), np.int16)  # × 1/QUANTUM
         self.present = np.zeros(capacity, bool)
