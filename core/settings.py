@@ -52,6 +52,13 @@ class Settings:
         default=2, metadata={"doc": "events the CPU stages (exif, colors) of one worker work on at once"}
     )
     sink_batch: int = field(default=32, metadata={"doc": "most enriched images the sink stores at once"})
+    worker_object_cache_mb: int = field(
+        default=64,
+        metadata={
+            "doc": "MiB of recently read or written images a worker keeps in memory, so that its stages fetch "
+            "an original from the object store once (0: none)"
+        },
+    )
     consumer_group: str = field(default="viewfinder", metadata={"doc": "Faust application id / consumer group"})
     broker_session_timeout: float = field(default=10.0, metadata={"doc": "consumer group session timeout, seconds"})
     broker_fetch_wait: float = field(
@@ -193,6 +200,10 @@ class Settings:
         if not 0.001 <= self.broker_fetch_wait <= 30:
             raise ValueError(
                 f"{_env_name('broker_fetch_wait')} must be between 0.001 and 30, got {self.broker_fetch_wait}"
+            )
+        if not 0 <= self.worker_object_cache_mb <= 65536:
+            raise ValueError(
+                f"{_env_name('worker_object_cache_mb')} must be between 0 and 65536, got {self.worker_object_cache_mb}"
             )
         if not 0 <= self.detect_batch <= 256:
             raise ValueError(f"{_env_name('detect_batch')} must be between 0 and 256, got {self.detect_batch}")

@@ -31,7 +31,7 @@ class Resources:
 
     @cached_property
     def store(self) -> ObjectStore:
-        return open_store(self.settings)
+        return open_store(self.settings, remember=self.settings.worker_object_cache_mb << 20)
 
     @cached_property
     def db(self) -> Database:

@@ -89,9 +89,16 @@ class Images:
             for event in events:
                 _save_enriched(cur, event)
 
-    def passed_stage(self, image_id: str, stage: str) -> None:
+    def passed_stages(self, stages: dict[str, str]) -> None:
+        """Each image (id → the last stage it passed) marked as that far along, in one statement."""
+        if not stages:
+            return
         with self.db.cursor() as cur:
-            cur.execute("UPDATE images SET stage = GREATEST(stage, %s) WHERE id = %s", (passed(stage), image_id))
+            cur.execute(
+                """UPDATE images AS i SET stage = GREATEST(i.stage, p.stage)
+                   FROM unnest(%s::text[], %s::int[]) AS p(id, stage) WHERE i.id = p.id""",
+                (list(stages), [passed(name) for name in stages.values()]),
+            )
 
     def save_dead_letter(self, letter) -> None:
         with self.db.cursor() as cur:

@@ -44,6 +44,15 @@ def test_exif_stage_sends_the_fields_on_and_records_progress(worker):
     assert out.exif["Make"] == "Nikon" and out.country == "France"
 
 
+def test_progress_is_written_for_many_images_at_once_and_never_goes_back(worker):
+    data = [jpeg(Photo(f"agent-progress-{i}.jpg", (30 * i, 90, 40), (0, 0, 0), (64, 48))) for i in range(3)]
+    a, b, c = (arrival(worker, d, f"agent-progress-{i}.jpg") for i, d in enumerate(data))
+    images_ = worker.resources.db.images
+    images_.passed_stages({a.id: "colors", b.id: "exif"})
+    images_.passed_stages({a.id: "exif", b.id: "detect"})  # a stays where it got to
+    assert [images_.get(e.id)["stage"] for e in (a, b, c)] == [3, 2, 0]
+
+
 def test_colors_stage_dead_letters_a_truncated_image_and_sends_nothing(worker):
     data = jpeg(Photo("agent-truncated.jpg", (10, 200, 10), (0, 0, 0), (500, 400)))[:1500]
     event = arrival(worker, data, "agent-truncated.jpg")
