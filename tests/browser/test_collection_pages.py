@@ -199,9 +199,13 @@ def test_a_like_from_the_image_page_reaches_the_profile(page, signed_in, stack, 
     like = wait(page, lambda d: d.find_element(By.CSS_SELECTOR, "#image-actions button.like"), what="the like button")
     wait(page, lambda d: like.get_attribute("aria-disabled") == "false", what="the button to allow liking")
     like.click()
-    assert image_id in poll(
-        lambda: gateway.get("/recommend/users/admin").json()["likes"], 60, what="the like in admin's profile"
-    )
+
+    def liked() -> bool:
+        # The click's request may still be on its way: until it lands, admin may have no profile (404).
+        profile = gateway.get("/recommend/users/admin")
+        return profile.status_code == 200 and image_id in profile.json()["likes"]
+
+    assert poll(liked, 60, what="the like in admin's profile")
     assert like.get_attribute("aria-pressed") == "true"
 
 
