@@ -302,7 +302,6 @@ class Candidates:
     tag_sets: TagSets
     width: np.ndarray
     height: np.ndarray
-    _colour_fits: dict = field(default_factory=dict, repr=False, compare=False)  # wanted → colour_fit
 
     @classmethod
     def of(cls, payloads: list[dict], ids: list[str] | None = None) -> Candidates:
@@ -331,11 +330,9 @@ class Candidates:
     def __len__(self) -> int:
         return len(self.payloads)
 
-    def colour_fit(self, wanted: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """`_colour_arrays` of these palettes, once: valuing and explaining both read them."""
-        if wanted not in self._colour_fits:
-            self._colour_fits[wanted] = _colour_arrays(wanted, self.lab, self.coverage)
-        return self._colour_fits[wanted]
+    def colour_fit(self, wanted: str, rows: np.ndarray | list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`_colour_arrays` of the palettes at ``rows``: each row's the same, to the bit, however many are asked."""
+        return _colour_arrays(wanted, self.lab[rows], self.coverage[rows])
 
     def has(self, field: str, value) -> np.ndarray:
         """Per image, whether its ``field`` is ``value``."""
@@ -367,19 +364,49 @@ def values(
     explanations (only the results shown need those), each part computed for all at once.
     ``clip``: per candidate, the wanted words CLIP finds in the image, with their probabilities."""
     found = candidates if isinstance(candidates, Candidates) else Candidates.of(candidates)
-    parts = []
-    if prefs.color:
-        parts.append(found.colour_fit(prefs.color)[0])
-    if prefs.orientation:
-        parts.append(found.has("orientation", prefs.orientation).astype(float))
-    if prefs.width or prefs.height:
-        sizes = zip(found.width.tolist(), found.height.tolist())
-        parts.append(np.array([_size_fit(prefs.width, prefs.height, w, h)[0] for w, h in sizes]))
-    if prefs.tags:
-        parts.append(_tags_fits(as_wanted(resolved), found, clip))
-    if prefs.make:
-        parts.append(found.has("make", prefs.make).astype(float))
-    return (np.mean(parts, axis=0) if parts else np.zeros(len(found))).tolist()
+    return Valuing(prefs, found, resolved, clip).values(np.arange(len(found))).tolist()
+
+
+class Valuing:
+    """`score`'s values of candidates, a few at a time: every part but the colour's is computed
+    for all at once (cheap), the colour's (CIEDE2000 against each palette colour, most of the
+    cost) only for the rows asked. `bounds` are the values with a full colour fit: no
+    candidate is worth more, so those whose bound the page's last result exceeds need no colour
+    maths at all."""
+
+    def __init__(
+        self, prefs: Preferences, found: Candidates, resolved: Resolved, clip: list[dict[str, float]] | None = None
+    ):
+        self.prefs, self.found = prefs, found
+        others = []
+        if prefs.orientation:
+            others.append(found.has("orientation", prefs.orientation).astype(float))
+        if prefs.width or prefs.height:
+            sizes = zip(found.width.tolist(), found.height.tolist())
+            others.append(np.array([_size_fit(prefs.width, prefs.height, w, h)[0] for w, h in sizes]))
+        if prefs.tags:
+            others.append(_tags_fits(as_wanted(resolved), found, clip))
+        if prefs.make:
+            others.append(found.has("make", prefs.make).astype(float))
+        self._others = np.array(others).reshape(len(others), len(found))
+
+    def bounds(self) -> np.ndarray:
+        """Per candidate, the most its value can be: what it would be with a colour fit of 1."""
+        if not self.prefs.color:
+            return self.values(np.arange(len(self.found)))
+        return self._mean(np.ones(len(self.found)), self._others)
+
+    def values(self, rows: np.ndarray) -> np.ndarray:
+        """The values of the candidates at ``rows``, the same to the bit as valued all together."""
+        others = self._others[:, rows]
+        if not self.prefs.color:
+            return np.mean(others, axis=0) if len(others) else np.zeros(len(rows))
+        return self._mean(self.found.colour_fit(self.prefs.color, rows)[0], others)
+
+    @staticmethod
+    def _mean(colour: np.ndarray, others: np.ndarray) -> np.ndarray:
+        # Each column summed part by part in the same order whichever columns are here.
+        return np.mean(np.vstack([colour[None], others]), axis=0)
 
 
 BROADER_CREDIT = 0.5  # a wanted label met only by one it is a kind of: a dog may be the puppy asked for
@@ -449,7 +476,7 @@ def scores(
     colours: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> list[tuple[float, dict]]:
     """(score, why) per payload; the colour maths once for all of them. ``colours``: the
-    payloads' `_colour_arrays`, where the caller holds them (`Candidates.colour_fit`)."""
+    payloads' `_colour_arrays`, where the caller holds their palettes as arrays (`Candidates.colour_fit`)."""
     palettes = [p.get("colors") or [] for p in payloads]
     fits = color_fits(prefs.color, palettes, colours) if prefs.color else None
     wanted, found = as_wanted(resolved), clip or [{}] * len(payloads)

@@ -115,21 +115,10 @@ def recommend(
     ids, payloads = found.ids, found.payloads
     seen = words.found(index.vectors(ids, "clip")) if texts else {}
     clip = [seen.get(i, {}) for i in ids] if seen else None
-    totals = ranking.values(prefs, found, wanted, clip)
-    if fits:
-        stated = ranking.stated(prefs)
-        # Feedback counts as one more preference, next to those the user stated.
-        totals = [(v * stated + fits[iid]) / (stated + 1) if iid in fits else v for iid, v in zip(ids, totals)]
-    order = best_first(totals, ids)
-    if prefs.group_duplicates:
-        top, folded = fold_near_duplicates(order, _Marks(payloads), prefs.limit)
-    else:
-        top, folded = order[: prefs.limit], {}
+    top, folded, totals = page(prefs, ranking.Valuing(prefs, found, wanted, clip), ids, payloads, fits)
     results = []
-    colours = None
-    if prefs.color:  # the valuing's colour maths, for the few shown
-        fit, distances, nearest = found.colour_fit(prefs.color)
-        colours = fit[top], distances[top], nearest[top]
+    # The valuing's colour maths again for the few shown (each row's the same), with the colour they matched.
+    colours = found.colour_fit(prefs.color, top) if prefs.color else None
     shown = ranking.scores(prefs, [payloads[i] for i in top], wanted, [clip[i] for i in top] if clip else None, colours)
     for i, (_, why) in zip(top, shown):
         if folded.get(i):
@@ -140,8 +129,47 @@ def recommend(
                 "likes": len(opinions.likes),
                 "dislikes": len(opinions.dislikes),
             }
-        results.append(result(ids[i], totals[i], why, payloads[i]))
+        results.append(result(ids[i], float(totals[i]), why, payloads[i]))
     return results
+
+
+def page(
+    prefs: ranking.Preferences,
+    valuing: ranking.Valuing,
+    ids: Sequence[str],
+    payloads: Sequence[dict],
+    fits: dict[str, float],
+) -> tuple[list[int], dict[int, int], np.ndarray]:
+    """The candidates shown (positions, best first, near-duplicates folded), how many each
+    folded, and the candidates' totals (of those valued). The most promising are valued first: once they fill
+    the page with totals that no other candidate's bound reaches, the others cannot change it
+    (they would all come after its last), and their colours are never compared. About half of a
+    recommendation's candidates, those that miss a wanted orientation, make or tag, are left so."""
+    bounds = valuing.bounds()
+    totals, valued = np.zeros(len(bounds)), np.zeros(len(bounds), bool)
+    # Feedback is not in the bounds: a judging user's candidates are all valued.
+    rows = np.flatnonzero(bounds == bounds.max()) if len(bounds) and not fits else np.arange(len(bounds))
+    while True:
+        totals[rows], valued[rows] = valuing.values(rows), True
+        if fits:
+            stated = ranking.stated(prefs)
+            # Feedback counts as one more preference, next to those the user stated.
+            for i in rows.tolist():
+                if ids[i] in fits:
+                    totals[i] = (totals[i] * stated + fits[ids[i]]) / (stated + 1)
+        among = np.flatnonzero(valued)
+        order = among[best_first(totals[among].tolist(), ranking.Picked(ids, among.tolist()))].tolist()
+        if prefs.group_duplicates:
+            top, folded = fold_near_duplicates(order, _Marks(payloads), prefs.limit)
+        else:
+            top, folded = order[: prefs.limit], {}
+        if len(among) == len(bounds):
+            return top, folded, totals
+        # Those not valued yet that could reach the last shown (all of them, if the page is not full).
+        reach = bounds >= totals[top[-1]] if len(top) == prefs.limit else True
+        rows = np.flatnonzero(reach & ~valued)
+        if not len(rows):  # every one not valued would come after the last shown
+            return top, folded, totals
 
 
 def best_first(totals: list[float], ids: Sequence[str]) -> list[int]:
