@@ -308,10 +308,7 @@ class Candidates:
         keywords = {}
         for name in KEYWORDS:
             vocabulary: dict = {}
-            codes = [
-                0 if (value := p.get(name)) is None else vocabulary.setdefault(value, len(vocabulary) + 1)
-                for p in payloads
-            ]
+            codes = [keyword_code(vocabulary, p.get(name)) for p in payloads]
             keywords[name] = (np.array(codes, np.int64), vocabulary)
         tag_sets = TagSets()
         lab, coverage = palette_arrays([p.get("colors") or [] for p in payloads])
@@ -347,6 +344,11 @@ class Candidates:
     def extended(self, ids: list[str], payloads: list[dict]) -> Candidates:
         """These and more images (given as payloads)."""
         return Candidates.of([*self.payloads, *payloads], [*self.ids, *ids]) if payloads else self
+
+
+def keyword_code(vocabulary: dict[str, int], value) -> int:
+    """``value``'s code in ``vocabulary``, a new one if it is new; 0 for no value."""
+    return 0 if value is None else vocabulary.setdefault(value, len(vocabulary) + 1)
 
 
 def side(value) -> float:

@@ -106,9 +106,7 @@ class PaletteReplica:
                 self._member_arrays.pop(tag, None)
             self.payloads[row] = payload
             for field in KEYWORDS:
-                value = payload.get(field)
-                vocabulary = self.vocabulary[field]
-                self.codes[field][row] = 0 if value is None else vocabulary.setdefault(value, len(vocabulary) + 1)
+                self.codes[field][row] = ranking.keyword_code(self.vocabulary[field], payload.get(field))
             vector = point.get("vector")
             self.present[row] = vector is not None
             v = np.zeros(self.dim, np.float32) if vector is None else np.asarray(vector, np.float32)
