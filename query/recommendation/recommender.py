@@ -141,10 +141,11 @@ def page(
     fits: dict[str, float],
 ) -> tuple[list[int], dict[int, int], np.ndarray]:
     """The candidates shown (positions, best first, near-duplicates folded), how many each
-    folded, and the candidates' totals (of those valued). The most promising are valued first: once they fill
-    the page with totals that no other candidate's bound reaches, the others cannot change it
-    (they would all come after its last), and their colours are never compared. About half of a
-    recommendation's candidates, those that miss a wanted orientation, make or tag, are left so."""
+    folded, and the candidates' totals (of those valued). The most promising are valued first:
+    once they fill the page with totals that no other candidate's bound reaches, the others
+    cannot change it (they would all come after its last), and their colours are never compared.
+    About half of a recommendation's candidates, those that miss a wanted orientation, make or
+    tag, are left so."""
     bounds = valuing.bounds()
     totals, valued = np.zeros(len(bounds)), np.zeros(len(bounds), bool)
     # Feedback is not in the bounds: a judging user's candidates are all valued.
