@@ -150,10 +150,10 @@ def page(
     totals, valued = np.zeros(len(bounds)), np.zeros(len(bounds), bool)
     # Feedback is not in the bounds: a judging user's candidates are all valued.
     rows = np.flatnonzero(bounds == bounds.max()) if len(bounds) and not fits else np.arange(len(bounds))
+    stated = ranking.stated(prefs)
     while True:
         totals[rows], valued[rows] = valuing.values(rows), True
         if fits:
-            stated = ranking.stated(prefs)
             # Feedback counts as one more preference, next to those the user stated.
             for i in rows.tolist():
                 if ids[i] in fits:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from query.recommendation import ranking
-from query.recommendation.recommender import best_first, fold_near_duplicates, page
+from query.recommendation.recommender import _Marks, best_first, fold_near_duplicates, page
 
 ORIENTATIONS = ("landscape", "portrait", "square")
 MAKES = ("canon", "nikon", "leica")
@@ -72,7 +72,7 @@ def test_the_page_is_the_one_valuing_every_candidate_makes(seed):
         totals = ranking.values(prefs, found, wanted)
         order = best_first(totals, ids)
         if prefs.group_duplicates:
-            top, folded = fold_near_duplicates(order, [_mark(p) for p in payloads], prefs.limit)
+            top, folded = fold_near_duplicates(order, _Marks(payloads), prefs.limit)
         else:
             top, folded = order[: prefs.limit], {}
 
@@ -111,7 +111,3 @@ def test_a_judging_users_feedback_values_every_candidate():
     assert valuing.valued == len(found)
     plain = ranking.values(prefs, found, wanted)
     assert totals[7] == (plain[7] * 2 + 1.0) / 3 and totals[8] == plain[8] * 2 / 3
-
-
-def _mark(payload: dict):
-    return (payload["phash"], payload["colors"]) if payload.get("phash") is not None else None
