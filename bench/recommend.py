@@ -291,7 +291,8 @@ def score_costs(index, queries: list[dict]) -> dict:
     for body in queries:
         prefs = ranking.parse_preferences(body)
         resolved = ranking.resolve_tags(prefs.tags)
-        found = recommender.candidates(index, prefs, sorted({v for v in resolved.values() if v}), [])
+        labels = sorted({v for v in resolved.values() if v})
+        found = recommender.candidates(index, recommender.searches(prefs, labels, []))
         payloads = list(found.payloads)
         t0 = time.perf_counter()
         reference = [ranking.score(prefs, p, resolved)[0] for p in payloads]

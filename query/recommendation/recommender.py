@@ -33,13 +33,13 @@ def _base_filter(prefs: ranking.Preferences) -> dict:
     return {"make": prefs.make} if prefs.make else {}
 
 
-def candidates(
-    index, prefs: ranking.Preferences, labels: list[str], exclude: list[str], texts: dict | None = None
-) -> ranking.Candidates:
-    """Nearest by colour; those matching the wanted orientation and tags first, so a strict
-    match is never crowded out by near-misses; and for each of ``texts`` (word → CLIP text
-    vector), the images nearest it, which may show the word untagged. An index that holds its
-    images as columns (the gateway's replica: ``search_union``) hands them over as they are."""
+def searches(
+    prefs: ranking.Preferences, labels: list[str], exclude: list[str], texts: dict | None = None
+) -> list[dict]:
+    """Nearest by colour: first those matching the wanted orientation and tags (narrowed), so a
+    strict match is never crowded out by near-misses, then (where that narrows) those matching
+    only the make (relaxed); and for each of ``texts`` (word → CLIP text vector), the images
+    nearest it, which may show the word untagged."""
     vector = palette_vector([(prefs.color, 100.0)], compiled=True) if prefs.color else _NEUTRAL
     base = _base_filter(prefs)
     narrowed = dict(base)
@@ -47,14 +47,19 @@ def candidates(
         narrowed["orientation"] = prefs.orientation
     if labels:
         narrowed["tags"] = labels
-    searches = [
+    found = [
         {"using": "palette", "vector": vector, "must": must, "limit": CANDIDATES, "exclude": exclude or None}
         for must in ([narrowed, base] if narrowed != base else [base])
     ]
-    searches += [
+    return found + [
         {"using": "clip", "vector": vector, "must": base, "limit": CANDIDATES, "exclude": exclude or None}
         for vector in (texts or {}).values()
     ]
+
+
+def candidates(index, searches: list[dict]) -> ranking.Candidates:
+    """The images the searches find. An index that holds its images as columns (the gateway's
+    replica: ``search_union``) hands them over as they are."""
     union = getattr(index, "search_union", None)
     found = union(searches) if union is not None else None
     if found is not None:
@@ -64,6 +69,24 @@ def candidates(
         for hit in hits:
             payloads.setdefault(hit["id"], hit["payload"])
     return ranking.Candidates.of(list(payloads.values()), list(payloads))
+
+
+def _narrowed(index, asked: list[dict]) -> ranking.Candidates | None:
+    """The narrowed search's finds alone (``asked``: it and the relaxed one), where the index
+    ranks equal scores by a fixed order (the gateway's replica: by row): then whatever the
+    relaxed search finds that the narrowed filter lets through is among them, and the relaxed
+    one's own finds each miss a wanted orientation or tag. None where the index cannot say."""
+    union = getattr(index, "search_union", None)
+    return union(asked[:1]) if union is not None else None
+
+
+def _settled(prefs: ranking.Preferences, top: list[int], totals: np.ndarray) -> bool:
+    """Whether the page from the narrowed search's finds alone is the page. What the relaxed
+    search would add misses the wanted orientation or every wanted tag: one of its value's parts
+    is 0, none is over 1. Below a full page whose last total is above that, none of it could be
+    shown, or fold into one shown."""
+    stated = ranking.stated(prefs)
+    return len(top) == prefs.limit and totals[top[-1]] > (stated - 1) / stated
 
 
 def feedback_fit(
@@ -107,15 +130,23 @@ def recommend(
     wanted = ranking.as_wanted(resolved)
     opinions = opinions or Opinions()
     texts = words.queries if words is not None and prefs.tags else {}
-    found = candidates(index, prefs, wanted.labels(), opinions.judged, texts)
-    fits: dict[str, float] = {}
-    if opinions.judged:
-        fits, joining = feedback_fit(index, prefs, opinions, list(found.ids))
-        found = found.extended(list(joining), list(joining.values()))
-    ids, payloads = found.ids, found.payloads
-    seen = words.found(index.vectors(ids, "clip")) if texts else {}
-    clip = [seen.get(i, {}) for i in ids] if seen else None
-    top, folded, totals = page(prefs, ranking.Valuing(prefs, found, wanted, clip), ids, payloads, fits)
+    asked = searches(prefs, wanted.labels(), opinions.judged, texts)
+    # The narrowed search alone first where it may be enough (a judging user's feedback and
+    # CLIP's words are not in `_settled`'s bound).
+    narrowed = _narrowed(index, asked) if len(asked) == 2 and not texts and not opinions.judged else None
+    for given in (narrowed, None) if narrowed is not None else (None,):
+        last = given is None
+        found = candidates(index, asked) if given is None else given
+        fits: dict[str, float] = {}
+        if opinions.judged:
+            fits, joining = feedback_fit(index, prefs, opinions, list(found.ids))
+            found = found.extended(list(joining), list(joining.values()))
+        ids, payloads = found.ids, found.payloads
+        seen = words.found(index.vectors(ids, "clip")) if texts else {}
+        clip = [seen.get(i, {}) for i in ids] if seen else None
+        top, folded, totals = page(prefs, ranking.Valuing(prefs, found, wanted, clip), ids, payloads, fits)
+        if last or _settled(prefs, top, totals):
+            break
     results = []
     # The valuing's colour maths again for the few shown (each row's the same), with the colour they matched.
     colours = found.colour_fit(prefs.color, top) if prefs.color else None

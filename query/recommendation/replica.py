@@ -229,7 +229,7 @@ class PaletteReplica:
         # most the rows' rounding to int16 can hide (half a quantum a coordinate).
         weights = np.append(reduced, left).astype(np.float32)
         error = float(np.abs(weights).sum()) / (2 * QUANTUM)
-        bound = _bound_kernel()(weights / QUANTUM, self.low, n, error)
+        bound = _kernels().bound(weights / QUANTUM, self.low, n, error)
         # An even sample's exact scores, once for every filter the query is searched under.
         step = n // SAMPLE
         if step <= 1:  # small: no threshold needed
@@ -239,11 +239,19 @@ class PaletteReplica:
     def _top(
         self, query: _Query, must: dict | None, limit: int, exclude: list[str] | None
     ) -> tuple[np.ndarray, np.ndarray]:
-        rows, scores = self._best_rows(query, must, exclude, limit)
+        rows, scores = self._best_rows(query, must, exclude, limit)  # rows ascending
         k = min(limit, len(rows))
         if k <= 0:
             return np.arange(0), np.zeros(0, np.float32)
-        top = np.argpartition(-scores, k - 1)[:k] if k < len(rows) else np.arange(len(rows))
+        if k < len(rows):
+            # Equal scores by row, also where the limit cuts them: of two searches under
+            # filters one within the other, the narrower's best hold every hit of the wider's
+            # that it lets through (`recommender._narrowed` counts on it).
+            least = np.partition(scores, len(rows) - k)[len(rows) - k]
+            above = np.flatnonzero(scores > least)
+            top = np.concatenate((above, np.flatnonzero(scores == least)[: k - len(above)]))
+        else:
+            top = np.arange(len(rows))
         top = top[np.argsort(-scores[top], kind="stable")]
         return rows[top], scores[top]
 
@@ -264,7 +272,7 @@ class PaletteReplica:
                     threshold = np.partition(known, len(known) - rank)[len(known) - rank]
                     rows = np.flatnonzero(query.bound >= threshold - SLACK)
                     rows = rows[self._allowed(rows, must, exclude)]
-                    scores = self.matrix[rows] @ query.vector
+                    scores = _kernels().exact(self.matrix, rows, query.vector)
                     # No row left out can reach the threshold; if `limit` kept ones do, the best are kept.
                     if np.count_nonzero(scores >= threshold) >= limit:
                         return rows, scores
@@ -278,7 +286,7 @@ class PaletteReplica:
             lower = bound - 2 * query.error - 2 * query.left * rest
             floor = np.partition(lower, len(lower) - limit)[len(lower) - limit]
             rows = rows[bound >= floor - 2 * SLACK]
-        return rows, self.matrix[rows] @ query.vector
+        return rows, _kernels().exact(self.matrix, rows, query.vector)
 
 
 SAMPLE = 2048  # rows whose exact scores place a search's threshold
@@ -293,16 +301,17 @@ QUANTUM = 32767  # the reduced rows are held as int16 multiples of 1/QUANTUM
 
 
 @lru_cache(maxsize=1)
-def _bound_kernel():
+def _kernels():
     # Compiled on first use (or loaded from numba's cache), not at import.
-    from .bound_kernel import bound
+    from . import kernels
 
-    return bound
+    return kernels
 
 
 def warm() -> None:
-    """Compile the bound pass now, not in the first search."""
-    _bound_kernel()(np.zeros(1, np.float32), np.zeros((1, 1), np.int16), 1, 0.0)
+    """Compile the passes now, not in the first search."""
+    _kernels().bound(np.zeros(1, np.float32), np.zeros((1, 1), np.int16), 1, 0.0)
+    _kernels().exact(np.zeros((1, 1), np.float32), np.zeros(1, np.int64), np.zeros(1, np.float32))
 
 
 @dataclass

@@ -91,3 +91,25 @@ def test_the_bound_on_int16_rows_is_never_below_a_score(replica):
         scores = vectors.astype(np.float32) @ query.vector
         assert (query.bound >= scores - 1e-5).all()
         assert np.median(query.bound - scores) < 0.1  # and still a bound that rules rows out
+
+
+def test_a_narrower_search_holds_every_hit_of_a_wider_one_that_it_lets_through(replica):
+    """Equal scores are ranked by row, also where a limit cuts them, and a row scores the same
+    in every search: what `recommender._narrowed` counts on. Rows i and N/2 + i (i < 3000) are
+    the same vector, so asking for one of them ties the two at the top."""
+    replica, vectors = replica
+    rows = np.arange(N)
+    narrower = {  # the fixture's payloads, by row
+        "portrait": ({"orientation": "portrait"}, rows % 2 == 1),
+        "dog or car": ({"tags": ["dog", "car"]}, (rows % 7 != 0) & (rows % 3 != 1)),
+        "canon": ({"make": "canon"}, rows % 50 != 0),
+    }
+    for i in range(0, 60, 3):
+        for limit in (1, 3, 200):
+            wide = replica.search(vectors[i].tolist(), None, limit)
+            scores = {h["id"]: h["score"] for h in wide}
+            for must, lets in narrower.values():
+                hits = replica.search(vectors[i].tolist(), must, limit)
+                through = {h["id"] for h in wide if lets[int(h["id"][1:])]}
+                assert through <= {h["id"] for h in hits}
+                assert all(scores.get(h["id"], h["score"]) == h["score"] for h in hits)
