@@ -7,8 +7,8 @@ from numba import njit
 
 @njit(cache=True, nogil=True)
 def bound(weights, rows, n, extra):
-    """extra + weights · rows[:, i] for i < n; ``rows`` (directions × capacity) int16: half the
-    bytes of float32 to read, and the pass is bound by memory."""
+    """extra + weights · rows[:, i] for i < n; ``rows`` (directions × capacity) int8: a quarter
+    of the bytes of float32 to read, and the pass is bound by memory."""
     out = np.full(n, extra, np.float32)
     for j in range(rows.shape[0]):
         w = weights[j]

@@ -82,8 +82,8 @@ def test_a_search_scores_few_rows_exactly(replica):
     assert 200 <= len(rows) < N / 20
 
 
-def test_the_bound_on_int16_rows_is_never_below_a_score(replica):
-    """The reduced rows are rounded to int16; the bound adds the most the rounding can hide."""
+def test_the_bound_on_int8_rows_is_never_below_a_score(replica):
+    """The reduced rows are rounded to int8; the bound adds the most the rounding can hide."""
     replica, vectors = replica
     rng = np.random.default_rng(11)
     for _ in range(20):
