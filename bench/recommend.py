@@ -34,12 +34,14 @@ import asyncio
 import gc
 import json
 import os
+import re
 import shutil
 import statistics
 import tempfile
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -248,40 +250,59 @@ def http_with_cpu(
 
 async def run_http(url: str, queries: list[dict], clients: int, seconds: float, think_s: float = 0.0) -> dict:
     """``clients`` each send a request, wait for its answer, and (``think_s`` > 0) pause a random
-    while of that mean, as people do between searches, before the next."""
+    while of that mean, as people do between searches, before the next. Each client keeps one
+    connection and speaks HTTP/1.1 on it itself, the requests encoded beforehand: the load
+    generator shares the cores with the gateways, and an aiohttp client session cost 0.10 ms of
+    CPU a request against a canned answer and 0.37 against the gateways (0.23 of the 2 cores at
+    616 req/s); this costs 0.03 and 0.14."""
     import random
 
-    import aiohttp
-
-    pending = iter(queries)
+    target = urlsplit(url)
+    head = f"POST {target.path} HTTP/1.1\r\nHost: {target.netloc}\r\nContent-Type: application/json\r\n"
+    pending = iter([(head + f"Content-Length: {len(b)}\r\n\r\n").encode() + b for b in map(_encoded, queries)])
     pauses = random.Random(0)
     latencies, failures = [], []
     deadline = time.perf_counter() + seconds
 
-    async def client(session):
+    async def client():
         if think_s:  # people arrive at different times; starting together is a burst no one sends
             await asyncio.sleep(pauses.uniform(0, 2 * think_s))
-        for body in pending:
-            if time.perf_counter() > deadline:
-                return
-            t0 = time.perf_counter()
-            async with session.post(url, json=body) as response:
-                payload = await response.read()
-                if response.status != 200:
-                    failures.append((response.status, payload[:200]))
+        reader, writer = await asyncio.open_connection(target.hostname, target.port)
+        try:
+            for request in pending:
+                if time.perf_counter() > deadline:
+                    return
+                t0 = time.perf_counter()
+                writer.write(request)
+                status, payload = await _answer(reader)
+                if status != 200:
+                    failures.append((status, payload[:200]))
                     continue
-            latencies.append(time.perf_counter() - t0)
-            if think_s:
-                await asyncio.sleep(pauses.expovariate(1 / think_s))  # shapes the load; not synchronisation
+                latencies.append(time.perf_counter() - t0)
+                if think_s:
+                    await asyncio.sleep(pauses.expovariate(1 / think_s))  # shapes the load; not synchronisation
+        finally:
+            writer.close()
 
-    connector = aiohttp.TCPConnector(limit=max(clients, 50))
-    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=300)) as session:
-        started = time.perf_counter()
-        await asyncio.gather(*(client(session) for _ in range(clients)))
-        elapsed = time.perf_counter() - started
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    elapsed = time.perf_counter() - started
     if failures:
         raise RuntimeError(f"{len(failures)} failed requests, first: {failures[0]}")
     return stats(latencies, elapsed)
+
+
+def _encoded(body: dict) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+async def _answer(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """One HTTP/1.1 answer's status and body (the gateway always sends a Content-Length)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = re.search(rb"\r\ncontent-length: *(\d+)", head, re.IGNORECASE)
+    if length is None:
+        raise RuntimeError(f"an answer without a Content-Length: {head[:200]!r}")
+    return int(head[9:12]), await reader.readexactly(int(length.group(1)))
 
 
 def score_costs(index, queries: list[dict]) -> dict:
