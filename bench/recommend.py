@@ -15,7 +15,8 @@ ways in the same run, at each collection size:
 
 Each request: a random colour, a random orientation, sometimes a camera make (30 %), sometimes
 one COCO label as a tag (30 %), limit 10. The recommender then runs 1-2 palette searches of 200
-candidates (the narrowed filter, then the make-only/unfiltered one) and scores every candidate.
+candidates (the narrowed filter, then, where its finds may not settle the page, the
+make-only/unfiltered one) and values the candidates.
 Points carry a palette vector (4 random colours with random coverages, through the same maths as
 `streams.enrich.colors.palette_vector`, vectorised) and a payload like the pipeline's; no CLIP
 vector (the recommend path searches only "palette" unless a user has feedback).
