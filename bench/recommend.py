@@ -260,7 +260,8 @@ async def run_http(url: str, queries: list[dict], clients: int, seconds: float, 
 
     target = urlsplit(url)
     head = f"POST {target.path} HTTP/1.1\r\nHost: {target.netloc}\r\nContent-Type: application/json\r\n"
-    pending = iter([(head + f"Content-Length: {len(b)}\r\n\r\n").encode() + b for b in map(_encoded, queries)])
+    bodies = [json.dumps(body, separators=(",", ":")).encode() for body in queries]
+    pending = iter([(head + f"Content-Length: {len(b)}\r\n\r\n").encode() + b for b in bodies])
     pauses = random.Random(0)
     latencies, failures = [], []
     deadline = time.perf_counter() + seconds
@@ -293,10 +294,6 @@ async def run_http(url: str, queries: list[dict], clients: int, seconds: float, 
     return stats(latencies, elapsed)
 
 
-def _encoded(body: dict) -> bytes:
-    return json.dumps(body, separators=(",", ":")).encode()
-
-
 async def _answer(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     """One HTTP/1.1 answer's status and body (the gateway always sends a Content-Length)."""
     head = await reader.readuntil(b"\r\n\r\n")
@@ -313,8 +310,8 @@ def score_costs(index, queries: list[dict]) -> dict:
     for body in queries:
         prefs = ranking.parse_preferences(body)
         resolved = ranking.resolve_tags(prefs.tags)
-        labels = sorted({v for v in resolved.values() if v})
-        found = recommender.candidates(index, recommender.searches(prefs, labels, []))
+        searches = recommender.searches(prefs, ranking.as_wanted(resolved).labels(), [])
+        found = recommender.candidates(index, searches)
         payloads = list(found.payloads)
         t0 = time.perf_counter()
         reference = [ranking.score(prefs, p, resolved)[0] for p in payloads]

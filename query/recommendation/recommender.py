@@ -133,20 +133,20 @@ def recommend(
     asked = searches(prefs, wanted.labels(), opinions.judged, texts)
     # The narrowed search alone first where it may be enough (a judging user's feedback and
     # CLIP's words are not in `_settled`'s bound).
-    narrowed = _narrowed(index, asked) if len(asked) == 2 and not texts and not opinions.judged else None
-    for given in (narrowed, None) if narrowed is not None else (None,):
-        last = given is None
-        found = candidates(index, asked) if given is None else given
-        fits: dict[str, float] = {}
+    found = _narrowed(index, asked) if len(asked) == 2 and not texts and not opinions.judged else None
+    fits: dict[str, float] = {}
+    clip = None
+    if found is not None:
+        top, folded, totals = page(prefs, ranking.Valuing(prefs, found, wanted), found.ids, found.payloads, fits)
+    if found is None or not _settled(prefs, top, totals):
+        found = candidates(index, asked)
         if opinions.judged:
             fits, joining = feedback_fit(index, prefs, opinions, list(found.ids))
             found = found.extended(list(joining), list(joining.values()))
-        ids, payloads = found.ids, found.payloads
-        seen = words.found(index.vectors(ids, "clip")) if texts else {}
-        clip = [seen.get(i, {}) for i in ids] if seen else None
-        top, folded, totals = page(prefs, ranking.Valuing(prefs, found, wanted, clip), ids, payloads, fits)
-        if last or _settled(prefs, top, totals):
-            break
+        seen = words.found(index.vectors(found.ids, "clip")) if texts else {}
+        clip = [seen.get(i, {}) for i in found.ids] if seen else None
+        top, folded, totals = page(prefs, ranking.Valuing(prefs, found, wanted, clip), found.ids, found.payloads, fits)
+    ids, payloads = found.ids, found.payloads
     results = []
     # The valuing's colour maths again for the few shown (each row's the same), with the colour they matched.
     colours = found.colour_fit(prefs.color, top) if prefs.color else None

@@ -5,7 +5,7 @@ the same results as making both searches at once, as any other index does (pure)
 import numpy as np
 import pytest
 
-from core.colors import palette_vector
+from core.colors import PALETTE_DIM, palette_vector
 from query.recommendation import ranking, recommender
 from query.recommendation.replica import SAMPLE, PaletteReplica
 
@@ -38,7 +38,7 @@ class SearchesOnly:
 @pytest.fixture(scope="module")
 def replica():
     ids, payloads = collection(5, n=N - 40)  # its last 40 are its first 40 again: equal scores
-    replica = PaletteReplica(len(palette_vector([("#000000", 1.0)])), capacity=N)
+    replica = PaletteReplica(PALETTE_DIM, capacity=N)
     replica.apply(
         [
             {"id": iid, "vector": palette_vector([(c["hex"], c["coverage"]) for c in p["colors"]]), "payload": p}
